@@ -1,0 +1,70 @@
+"""The one ``modelatlas`` command tree.
+
+Each subcommand group lives beside the code it drives (``catalog/commands.py``,
+``endpoints/commands.py``, ...) and is a thin shell over that package. This module only
+assembles them and turns :class:`~modelatlas.errors.UserError` into one clear message and a
+non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from modelatlas import __version__
+from modelatlas.catalog.commands import app as catalog_app
+from modelatlas.endpoints.commands import sim_app
+from modelatlas.endpoints.local_commands import app as local_app
+from modelatlas.errors import UserError
+from modelatlas.index.commands import app as index_app
+from modelatlas.store.commands import app as db_app
+
+app = typer.Typer(
+    name="modelatlas",
+    help="Independent analysis of AI models and the endpoints that serve them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(local_app, name="local")
+app.add_typer(sim_app, name="sim")
+app.add_typer(db_app, name="db")
+app.add_typer(index_app, name="index")
+
+
+@app.command()
+def demo(
+    db: str | None = typer.Option(None, "--db", help="Database URL or SQLite path."),
+    max_tokens: int = typer.Option(128, help="max_tokens of each request."),
+) -> None:
+    """Measure the embedded local model end to end and print what was measured."""
+    from modelatlas.demo import run_demo
+
+    run_demo(db=db, max_tokens=max_tokens)
+
+
+@app.command()
+def version() -> None:
+    """Print the modelatlas version."""
+    typer.echo(__version__)
+
+
+err_console = Console(stderr=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the command tree, printing user errors without a traceback."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except UserError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
+        if exc.hint:
+            err_console.print(exc.hint, highlight=False, markup=False)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

