@@ -12,6 +12,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from modelatlas import __version__
 from modelatlas.catalog.commands import app as catalog_app
@@ -60,9 +61,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=True)
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
         if exc.hint:
-            err_console.print(exc.hint, highlight=False, markup=False)
+            err_console.print(exc.hint, highlight=False, markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
 
 

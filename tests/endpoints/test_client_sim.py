@@ -85,7 +85,8 @@ async def test_ttft_and_speed_match_the_simulator_log(sim: Sim) -> None:
     assert record.finish_reason == "length"
     assert record.attempts == 1
     # The role chunk came at once and carries no token: first byte is well before first token.
-    assert record.first_byte_s is not None and record.first_byte_s < record.ttft_s
+    assert record.first_byte_s is not None and record.ttft_s is not None
+    assert record.first_byte_s < record.ttft_s
     assert record.e2e_s is not None and record.last_token_s is not None
     assert record.e2e_s >= record.last_token_s
     assert record.prompt_tokens_o200k == 3  # "Say hello."
@@ -410,3 +411,21 @@ async def test_chat_raw_defers_parsing(sim: Sim, monkeypatch: pytest.MonkeyPatch
         # 16 streams share one client loop and the streams are short (0.4 s): a few ms of
         # arrival jitter is about 1% of the duration, so speed is checked more loosely here.
         assert_timings_match(record, log[record.request_id], speed_rel=0.05)
+
+
+async def test_connect_failure_is_retried_once_the_endpoint_was_reached() -> None:
+    from modelatlas.endpoints.sim import SimConfig, running_sim
+
+    options = FAST_RETRY.model_copy(update={"max_attempts": 3})
+    with running_sim(SimConfig(ttft_s=0, itl_s=0), mode="thread") as url:
+        client = EndpointClient(EndpointSpec(base_url=url, model="sim"), options)
+        request = ChatRequest(messages=[user_message("hi")], max_tokens=2)
+        first = await client.chat(request)
+    try:
+        second = await client.chat(request)  # the server is gone now
+    finally:
+        await client.close()
+    assert first.ok, first.error
+    assert second.error is not None
+    assert second.error.kind is ErrorKind.CONNECT_FAILED
+    assert second.attempts == 3

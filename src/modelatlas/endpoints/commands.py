@@ -86,7 +86,12 @@ def sim_serve(
                 "seed": seed,
             }
         )
-    except (ValidationError, ValueError) as exc:
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        raise UserError(f"Invalid simulator option: {problems}") from exc
+    except ValueError as exc:
         raise UserError(f"Invalid simulator option: {exc}") from exc
     serve(config, host, port, log)
 

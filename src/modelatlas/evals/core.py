@@ -139,14 +139,21 @@ class Benchmark:
         answer_text: str | None,
         *,
         finish_reason: str | None = None,
+        think_unclosed: bool = False,
     ) -> ItemScore:
         """Score a model's response, applying the shared no-answer rules first.
 
-        ``answer_text`` is the answer channel only (the endpoint client separates reasoning).
-        Inline ``<think>...</think>`` text is stripped defensively; an unclosed ``<think>``
+        Pass the endpoint client's ``CallRecord.answer``, ``.finish_reason`` and
+        ``.think_unclosed``: ``answer_text`` is the answer channel only. Inline
+        ``<think>...</think>`` text is still stripped defensively; an unclosed ``<think>``
         means the reasoning never finished: no answer.
+
+        Sync and possibly slow (math scoring waits for a verifier process, bounded by its
+        timeout): from asyncio code call it through ``asyncio.to_thread``.
         """
-        missing = no_answer_reason(answer_text, finish_reason=finish_reason)
+        missing = no_answer_reason(
+            answer_text, finish_reason=finish_reason, think_unclosed=think_unclosed
+        )
         if missing is not None:
             return no_answer(missing)
         assert answer_text is not None
@@ -172,12 +179,16 @@ _THINK_OPEN = re.compile(r"<think(?:ing)?>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</think(?:ing)?>", re.IGNORECASE)
 
 
-def no_answer_reason(answer_text: str | None, *, finish_reason: str | None = None) -> str | None:
+def no_answer_reason(
+    answer_text: str | None, *, finish_reason: str | None = None, think_unclosed: bool = False
+) -> str | None:
     """Why a response holds no answer at all, or ``None`` when it may hold one.
 
     A response cut by the token limit (``finish_reason == "length"``) is no answer even when
     some text came before the cut: the model never reached its final line.
     """
+    if think_unclosed:
+        return "unclosed <think> (reasoning did not finish)"
     if finish_reason == "length":
         return "truncated (finish_reason=length)"
     if answer_text is None or not answer_text.strip():

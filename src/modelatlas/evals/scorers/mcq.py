@@ -76,10 +76,19 @@ def _letter_pattern(letters: str) -> str:
     return f"([{re.escape(letters)}])"
 
 
+def _reads_as_word(letter: str, after: str) -> bool:
+    """``A`` or ``I`` starting a sentence ("Answer: I think...", "Answer: A good choice")."""
+    return letter in "AI" and re.match(r"[ \t]+[a-z]", after) is not None and not re.match(
+        r"[ \t]+is\b", after
+    )
+
+
 def _last(pattern: str, text: str) -> str | None:
+    """Group 1 of the last match, skipping pronoun/article readings of A and I."""
     found = None
     for match in re.finditer(pattern, text):
-        found = match.group(1)
+        if not _reads_as_word(match.group(1), text[match.end() : match.end() + 20]):
+            found = match.group(1)
     return found
 
 
@@ -146,7 +155,8 @@ def extract_choice(
     if found:
         return ChoiceExtraction(found, "final_letter_line")
 
-    found = _last(r"(?:\*\*|__|\\textbf\s*\{)\s*\(?" + letter + r"\)?[.:]?\s*(?:\*\*|__|\})", text)
+    bold = r"(?:\*\*|__|\\textbf\s*\{)\s*\(?" + letter + r"\)?[.:]?\s*(?:\*\*|__|\})"
+    found = _last(r"(?m)" + bold + r"(?=[ \t]*[.!]?[ \t]*$)", text)
     if found:
         return ChoiceExtraction(found, "bold_letter")
     return ChoiceExtraction(None, None)
