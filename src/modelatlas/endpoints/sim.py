@@ -201,8 +201,10 @@ class _SimState:
         self.count = 0
         self.rng = random.Random(self.config.seed)
 
-    def record(self, entry: SimRequestLog) -> None:
-        self.entries.append(entry)
+    def record(self, entry: SimRequestLog, entries: list[SimRequestLog]) -> None:
+        """Log a finished request in the log that was current when it arrived (a request still
+        running across a reset does not leak into the next log)."""
+        entries.append(entry)
         if self.log_file is not None:
             self.log_file.write(entry.model_dump_json() + "\n")
             self.log_file.flush()
@@ -233,6 +235,7 @@ def _sizes(total: int, per_chunk: int) -> list[int]:
 
 async def _chat(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
+    entries = state.entries
     loop = asyncio.get_running_loop()
     recv_loop = loop.time()
     recv_perf = time.perf_counter()
@@ -281,7 +284,7 @@ async def _chat(request: web.Request) -> web.StreamResponse:
         return web.Response(status=499)
     finally:
         entry.end_s = time.perf_counter() - recv_perf
-        state.record(entry)
+        state.record(entry, entries)
 
 
 def _error_response(fault: Fault, entry: SimRequestLog) -> web.Response:
@@ -383,7 +386,7 @@ async def _stream(
         t = perf()  # just before the bytes go to the socket: a lower bound on any arrival
         await resp.write(data)
         log(
-            SimChunk(
+            SimChunk.model_construct(  # no validation: this is the server's hot loop
                 kind=kind,
                 t_s=t - r0,
                 perf=t,

@@ -88,7 +88,9 @@ def _dedent(lines: list[str], indent: str) -> list[str]:
     """Remove the opening fence's indentation (blocks inside list items)."""
     if not indent:
         return lines
-    return [line[len(indent) :] if line.startswith(indent) else line.lstrip(" \t") for line in lines]
+    return [
+        line[len(indent) :] if line.startswith(indent) else line.lstrip(" \t") for line in lines
+    ]
 
 
 def find_code_blocks(answer: str) -> list[CodeBlock]:
@@ -112,7 +114,12 @@ def find_code_blocks(answer: str) -> list[CodeBlock]:
         terminated = False
         while j < len(lines):
             line = lines[j].strip()
-            if line and line[0] == fence[0] and len(line) >= len(fence) and not line.strip(fence[0]):
+            if (
+                line
+                and line[0] == fence[0]
+                and len(line) >= len(fence)
+                and not line.strip(fence[0])
+            ):
                 terminated = True
                 break
             body.append(lines[j])

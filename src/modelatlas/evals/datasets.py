@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import os
 import tempfile
 import urllib.error
@@ -34,7 +33,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -348,8 +347,9 @@ class RowsRead(Generic[RowT]):
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _raw_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    """(row number, decoded row) pairs: JSON lines by line number, CSV by record number."""
+def _raw_rows(path: Path) -> Iterator[tuple[int, str | dict[str, str]]]:
+    """(row number, row) pairs: JSON lines (undecoded) by line number, CSV records (dicts) by
+    record number."""
     if path.suffix == ".csv":
         csv.field_size_limit(1 << 30)
         with path.open(newline="", encoding="utf-8") as fh:
@@ -357,22 +357,16 @@ def _raw_rows(path: Path) -> Iterator[tuple[int, Any]]:
         return
     with path.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, _BadJson(str(exc))
-
-
-@dataclass(frozen=True)
-class _BadJson:
-    error: str
+            if line.strip():
+                yield number, line
 
 
 def _problem(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors(include_url=False):
+        if err["type"] == "json_invalid":
+            parts.append(f"not valid JSON ({err['msg']})")
+            continue
         where = ".".join(str(p) for p in err["loc"]) or "row"
         parts.append(f"field '{where}': {err['msg']}")
     return "; ".join(parts)
@@ -389,15 +383,15 @@ def load_rows(ds: DatasetFile, model: type[RowT], data_dir: Path | None = None) 
     result: RowsRead[RowT] = RowsRead(file=label, rows=[])
     for number, raw in _raw_rows(path):
         problem: str | None = None
-        if isinstance(raw, _BadJson):
-            problem = f"not valid JSON ({raw.error})"
-        elif not isinstance(raw, dict):
-            problem = f"expected a JSON object, got {type(raw).__name__}"
-        else:
-            try:
-                result.rows.append((number, model.model_validate(raw)))
-            except ValidationError as exc:
-                problem = _problem(exc)
+        try:
+            row = (
+                model.model_validate_json(raw)
+                if isinstance(raw, str)
+                else model.model_validate(raw)
+            )
+            result.rows.append((number, row))
+        except ValidationError as exc:
+            problem = _problem(exc)
         if problem is not None:
             if ds.bad_rows == "error":
                 raise DatasetRowError(label, number, problem)

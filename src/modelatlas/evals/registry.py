@@ -17,7 +17,7 @@ import pkgutil
 import threading
 from collections.abc import Callable
 
-from modelatlas.errors import NotFoundError
+from modelatlas.errors import MissingDependencyError, NotFoundError
 from modelatlas.evals.core import Benchmark
 
 BenchmarkFactory = Callable[[], Benchmark]
@@ -25,6 +25,7 @@ BenchmarkFactory = Callable[[], Benchmark]
 _registry: dict[str, Benchmark] = {}
 _aliases: dict[str, str] = {}
 _discovered = False
+_import_errors: dict[str, str] = {}
 _lock = threading.RLock()
 
 
@@ -65,9 +66,21 @@ def _discover() -> None:
         from modelatlas.evals import benchmarks
 
         for module in pkgutil.iter_modules(benchmarks.__path__):
-            if not module.name.startswith("_"):
+            if module.name.startswith("_"):
+                continue
+            try:
                 importlib.import_module(f"{benchmarks.__name__}.{module.name}")
+            except (ImportError, MissingDependencyError) as exc:
+                # An optional dependency of one benchmark must not hide the others.
+                _import_errors[module.name] = str(exc)
         _discovered = True
+
+
+def import_errors() -> dict[str, str]:
+    """Benchmark modules that could not be imported (module name -> error), e.g. for a
+    missing optional dependency."""
+    _discover()
+    return dict(_import_errors)
 
 
 def get_benchmark(name: str) -> Benchmark:
@@ -81,7 +94,12 @@ def get_benchmark(name: str) -> Benchmark:
     try:
         return _registry[key]
     except KeyError:
-        raise NotFoundError("benchmark", name, sorted(_registry)) from None
+        error = NotFoundError("benchmark", name, sorted(_registry))
+        if _import_errors:
+            failed = "; ".join(f"{module}: {msg}" for module, msg in sorted(_import_errors.items()))
+            note = f"Benchmark modules that failed to import: {failed}"
+            error.hint = f"{error.hint}\n{note}" if error.hint else note
+        raise error from None
 
 
 def list_benchmarks() -> list[Benchmark]:

@@ -34,8 +34,9 @@ CPU-time limits, an address-space limit, and capped output: capture stops at
 ``max_output_bytes`` per stream, the program is killed and the result flagged.
 
 The program is ``Program.source``, followed by ``Program.test`` when given (the HumanEval
-convention: the test code calls the solution's functions), written to ``main.py`` and run as
-``python -s -B main.py`` with ``Program.stdin`` on standard input. Code that does not parse is
+convention: the test code calls the solution's functions), written to ``main.py`` in the
+program's folder and run as ``__main__`` (like ``python -s -B main.py``) with
+``Program.stdin`` on standard input. Code that does not parse is
 reported as ``syntax_error`` without being started.
 """
 
@@ -56,7 +57,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -224,6 +225,8 @@ _BASE_ENV = {
     "MKL_NUM_THREADS": "1",
     "MPLBACKEND": "Agg",
 }
+_STOP_SECONDS = 10.0
+_DRAIN_SECONDS = 2.0
 _MEMORY_MARKERS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
 
 
@@ -461,10 +464,21 @@ import os, runpy, sys
 os.write(int(sys.argv[1]), b"started")
 os.close(int(sys.argv[1]))
 sys.argv = ["main.py"]
-runpy.run_path("main.py", run_name="__main__")
+try:
+    runpy.run_path("main.py", run_name="__main__")
+except SystemExit:
+    raise
+except BaseException as exc:
+    import traceback
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != "main.py":
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb)
+    sys.exit(1)
 """
-"""Runs ``main.py`` as ``__main__`` after telling the pool, on a pipe the program never sees,
-that the sandbox came up: setup failures (``sandbox_error``) cannot be faked by the program."""
+"""Runs ``main.py`` as ``__main__`` (tracebacks as from ``python main.py``) after telling the
+pool, on a pipe the program never sees, that the sandbox came up: so a setup failure
+(``sandbox_error``) cannot be faked by the program."""
 
 
 def _python_argv(backend: _Backend, marker_fd: int) -> list[str]:
@@ -641,6 +655,36 @@ async def _reap_uid(backend: _Backend, uid: int) -> None:
     await proc.wait()
 
 
+class _Protocol(asyncio.SubprocessProtocol):
+    """Captures output up to the cap (draining the rest) and notes exit and pipe closure.
+
+    ``Process.wait()`` of asyncio's stream API only returns once every pipe is closed, which
+    a leftover process can delay for ever; this protocol reports the exit itself.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.stdout = _Capture(limit)
+        self.stderr = _Capture(limit)
+        self.overflow = asyncio.Event()
+        self.exited = asyncio.Event()
+        self.pipes_closed = asyncio.Event()
+        self._open = {1, 2}
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        capture = self.stdout if fd == 1 else self.stderr
+        chunk = data.encode() if isinstance(data, str) else data
+        if not capture.add(chunk):
+            self.overflow.set()
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self._open.discard(fd)
+        if not self._open:
+            self.pipes_closed.set()
+
+    def process_exited(self) -> None:
+        self.exited.set()
+
+
 async def _execute(
     argv: list[str],
     *,
@@ -651,17 +695,21 @@ async def _execute(
     stdin: bytes,
     limits: SandboxLimits,
     marker_read: int,
+    after_exit: Callable[[], Awaitable[None]] | None = None,
 ) -> _Raw:
     """Run ``argv`` with capped output and a wall limit; closes ``pass_fds`` and ``marker_read``.
 
-    A run whose launcher never wrote to the marker pipe is marked not started.
+    ``after_exit`` runs once the first process has ended (the fallback's reaper), before the
+    output pipes are drained. A run whose launcher never wrote to the marker pipe is marked
+    not started.
     """
-    raw = _Raw(
-        stdout=_Capture(limits.max_output_bytes), stderr=_Capture(limits.max_output_bytes)
-    )
+    loop = asyncio.get_running_loop()
+    protocol = _Protocol(limits.max_output_bytes)
+    raw = _Raw(stdout=protocol.stdout, stderr=protocol.stderr)
     start = time.monotonic()
     try:
-        proc = await asyncio.create_subprocess_exec(
+        transport, _ = await loop.subprocess_exec(
+            lambda: protocol,
             *argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -681,52 +729,42 @@ async def _execute(
     finally:
         for fd in pass_fds:
             os.close(fd)
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-    over = asyncio.Event()
-
-    async def pump(stream: asyncio.StreamReader, capture: _Capture) -> None:
-        while chunk := await stream.read(1 << 16):
-            if not capture.add(chunk):
-                over.set()
-                return
-
-    async def feed(writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            if stdin:
-                writer.write(stdin)
-                await writer.drain()
-            writer.close()
-            await writer.wait_closed()
-
-    pumps = [
-        asyncio.create_task(pump(proc.stdout, raw.stdout)),
-        asyncio.create_task(pump(proc.stderr, raw.stderr)),
-    ]
-    feeder = asyncio.create_task(feed(proc.stdin))
-    waiter = asyncio.create_task(proc.wait())
-    overflow = asyncio.create_task(over.wait())
+    pid = transport.get_pid()
+    stdin_pipe = transport.get_pipe_transport(0)
+    if isinstance(stdin_pipe, asyncio.WriteTransport):
+        if stdin:
+            stdin_pipe.write(stdin)  # buffered by the transport; dropped if never read
+        stdin_pipe.write_eof()
+    exited = asyncio.create_task(protocol.exited.wait())
+    overflow = asyncio.create_task(protocol.overflow.wait())
     try:
         done, _ = await asyncio.wait(
-            {waiter, overflow}, timeout=limits.wall_seconds, return_when=asyncio.FIRST_COMPLETED
+            {exited, overflow}, timeout=limits.wall_seconds, return_when=asyncio.FIRST_COMPLETED
         )
-        if waiter not in done:
-            raw.killed_for = "output" if over.is_set() else "wall"
-            _killpg(proc.pid)
-        raw.returncode = await waiter
+        if exited not in done:
+            raw.killed_for = "output" if protocol.overflow.is_set() else "wall"
+            _killpg(pid)
+            try:
+                await asyncio.wait_for(protocol.exited.wait(), timeout=_STOP_SECONDS)
+            except TimeoutError:
+                raw.error = f"the sandbox (pid {pid}) did not stop after SIGKILL"
         raw.wall = time.monotonic() - start
+        raw.returncode = transport.get_returncode()
+        if after_exit is not None:
+            await after_exit()
+        # Pipes close at once under bwrap (the PID namespace dies with its first process) and
+        # after the reaper in the uid fallback; a daemon that escaped rlimits-only is cut off.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(protocol.pipes_closed.wait(), timeout=_DRAIN_SECONDS)
     finally:
-        if proc.returncode is None:  # cancelled: never leave a program running
-            _killpg(proc.pid)
+        exited.cancel()
         overflow.cancel()
-        feeder.cancel()
-    if over.is_set() and raw.killed_for is None:
+        if transport.get_returncode() is None:  # cancelled: never leave a program running
+            _killpg(pid)
+        transport.close()
+        raw.started = _read_available(marker_read).startswith(b"started")
+    if protocol.overflow.is_set() and raw.killed_for is None:
         raw.killed_for = "output"
-    # Output still held open by a leftover process ends when the caller reaps it (fallback)
-    # or at once (bwrap: the PID namespace dies with its first process).
-    _, pending = await asyncio.wait(pumps, timeout=2.0)
-    for task in pending:
-        task.cancel()
-    raw.started = _read_available(marker_read).startswith(b"started")
     return raw
 
 
@@ -771,7 +809,12 @@ def _classify(
     elif level is IsolationLevel.BWRAP and code is not None and 128 < code < 128 + 65:
         sig, code = code - 128, None  # bwrap reports "killed by signal N" as exit 128+N
     if raw.killed_for == "wall":
-        return RunStatus.TIMEOUT, None, sig, f"wall time limit of {limits.wall_seconds:g} s exceeded"
+        return (
+            RunStatus.TIMEOUT,
+            None,
+            sig,
+            f"wall time limit of {limits.wall_seconds:g} s exceeded",
+        )
     if raw.killed_for == "output":
         return (
             RunStatus.OUTPUT_LIMIT,
@@ -827,6 +870,9 @@ async def _run_one(backend: _Backend, program: Program, limits: SandboxLimits) -
     workdir: Path | None = None
     fds: list[int] = []
     marker_read: int | None = None
+    reaper: Callable[[], Awaitable[None]] | None = None
+    if uid is not None and info.level is not IsolationLevel.BWRAP:
+        reaper = functools.partial(_reap_uid, backend, uid)
     try:
         marker_read, marker_write = os.pipe()
         fds.append(marker_write)
@@ -849,12 +895,11 @@ async def _run_one(backend: _Backend, program: Program, limits: SandboxLimits) -
                 stdin=program.stdin.encode(),
                 limits=limits,
                 marker_read=marker_read,
+                after_exit=reaper,
             )
         finally:
             fds.clear()  # _execute closed them and marker_read
             marker_read = None
-            if uid is not None and info.level is not IsolationLevel.BWRAP:
-                await _reap_uid(backend, uid)
     except OSError as exc:
         return result(RunStatus.SANDBOX_ERROR, f"cannot prepare the sandbox: {exc}")
     finally:

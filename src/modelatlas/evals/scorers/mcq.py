@@ -78,8 +78,10 @@ def _letter_pattern(letters: str) -> str:
 
 def _reads_as_word(letter: str, after: str) -> bool:
     """``A`` or ``I`` starting a sentence ("Answer: I think...", "Answer: A good choice")."""
-    return letter in "AI" and re.match(r"[ \t]+[a-z]", after) is not None and not re.match(
-        r"[ \t]+is\b", after
+    return (
+        letter in "AI"
+        and re.match(r"[ \t]+[a-z]", after) is not None
+        and not re.match(r"[ \t]+is\b", after)
     )
 
 
