@@ -83,10 +83,17 @@ def postgres_url() -> Iterator[str]:
     )
     subprocess.run(
         [
-            *prefix, str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(workdir / "log"),
-            "-o", f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off",
-            "-w", "start",
-        ],  # fmt: skip
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(datadir),
+            "-l",
+            str(workdir / "log"),
+            "-o",
+            f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-w",
+            "start",
+        ],
         check=True,
         capture_output=True,
     )
@@ -101,8 +108,11 @@ def postgres_url() -> Iterator[str]:
                 break
             time.sleep(0.2)
         subprocess.run(
-            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-             "modelatlas_test"],  # fmt: skip
+            [
+                str(bindir / "createdb"),
+                *("-h", "127.0.0.1", "-p", str(port), "-U", "postgres"),
+                "modelatlas_test",
+            ],
             check=True,
             capture_output=True,
         )

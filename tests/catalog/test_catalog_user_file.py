@@ -79,12 +79,16 @@ def test_negative_price_and_unknown_field(tmp_path: Path) -> None:
 
 def test_missing_required_field(tmp_path: Path) -> None:
     text = VLLM.replace('api_model_id = "Qwen/Qwen3-VL-4B-Thinking"\n', "")
-    with pytest.raises(UserError, match=r"catalog.toml: endpoints\[0\]\.api_model_id: Field required"):
+    with pytest.raises(
+        UserError, match=r"catalog.toml: endpoints\[0\]\.api_model_id: Field required"
+    ):
         load_catalog(user_catalog=_write(tmp_path, text))
 
 
 def test_unknown_reference_suggests(tmp_path: Path) -> None:
-    path = _write(tmp_path, VLLM.replace('model = "qwen3-vl-4b-reasoning"', 'model = "qwen3-vl-4b-reasonin"'))
+    path = _write(
+        tmp_path, VLLM.replace('model = "qwen3-vl-4b-reasoning"', 'model = "qwen3-vl-4b-reasonin"')
+    )
     with pytest.raises(UserError) as info:
         load_catalog(user_catalog=path)
     assert "endpoints[0].model: unknown model 'qwen3-vl-4b-reasonin'" in info.value.message

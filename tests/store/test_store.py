@@ -30,15 +30,12 @@ def pg_url(postgres_url: str) -> Iterator[str]:
     admin.dispose()
 
 
-def _urls(tmp_path: object, request: pytest.FixtureRequest) -> str:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    """The same tests on a SQLite file and on a fresh PostgreSQL database."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/store.db"
     return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
-    return _urls(tmp_path, request)
 
 
 def test_open_store_migrates_and_matches_the_table_modules(store_url: str) -> None:

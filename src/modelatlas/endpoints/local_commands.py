@@ -44,7 +44,8 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     """Say whether the local model server runs, and where."""
     server = local.status()
     if as_json:
-        typer.echo(json.dumps(local.describe(server) if server else {"running": False}, default=str))
+        described = local.describe(server) if server else {"running": False}
+        typer.echo(json.dumps(described, default=str))
         return
     if server is None:
         console.print("local model: not running (start it with: modelatlas local start)")

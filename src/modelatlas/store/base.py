@@ -111,9 +111,16 @@ class Store:
         self.engine.dispose()
 
 
-def _import_table_modules() -> None:
-    # Importing registers the tables on Base.metadata.
-    from modelatlas.store import catalog_tables, run_tables  # noqa: F401
+def import_table_modules() -> None:
+    """Import every ``store/*_tables.py`` module, registering its tables on ``Base.metadata``."""
+    import importlib
+    import pkgutil
+
+    import modelatlas.store as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.endswith("_tables"):
+            importlib.import_module(f"modelatlas.store.{info.name}")
 
 
 def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
@@ -123,7 +130,7 @@ def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
     An unreachable or unusable database raises :class:`UserError` naming it (password hidden).
     """
     resolved = database_url(url)
-    _import_table_modules()
+    import_table_modules()
     engine = make_engine(resolved)
     try:
         with engine.connect():

@@ -5,8 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from modelatlas.store import catalog_tables, run_tables  # noqa: F401  (register tables)
-from modelatlas.store.base import Base
+from modelatlas.store.base import Base, import_table_modules
+
+import_table_modules()
 
 config = context.config
 target_metadata = Base.metadata
