@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from modelatlas import __version__
 from modelatlas.catalog.commands import app as catalog_app
+from modelatlas.endpoints.call_commands import call
 from modelatlas.endpoints.commands import sim_app
 from modelatlas.endpoints.local_commands import app as local_app
 from modelatlas.errors import UserError
@@ -34,6 +35,7 @@ app.add_typer(local_app, name="local")
 app.add_typer(sim_app, name="sim")
 app.add_typer(db_app, name="db")
 app.add_typer(index_app, name="index")
+app.command(name="call")(call)
 
 
 @app.command()

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -155,7 +155,7 @@ async def test_usage_from_a_different_tokenizer_scales_speed(sim: Sim) -> None:
         # (60 - 60 * 2/40) tokens after the first chunk, versus 38 o200k tokens in the log.
         assert_timings_match(record, entry, speed_factor=1.5)
 
-    record, entry = await timed_call(url, check, max_tokens=40)
+    record, _ = await timed_call(url, check, max_tokens=40)
     assert record.usage is not None
     assert record.usage.completion_tokens == 60
     assert record.answer_tokens_o200k == 40
@@ -167,7 +167,7 @@ async def test_reasoning_first_in_each_form(sim: Sim, field: str) -> None:
     url = sim.set(
         ttft_s=0.1, itl_s=0.02, tokens_per_chunk=3, reasoning_tokens=12, reasoning_field=field
     )
-    record, entry = await timed_call(url, max_tokens=32)
+    record, _ = await timed_call(url, max_tokens=32)
     assert record.reasoning == REASONING_WORD * 12
     assert record.answer == ANSWER_WORD * 20
     assert record.reasoning_source == ("think_tags" if field == "think" else field)

@@ -792,7 +792,7 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
         return memo[key]
 
     sql = str(compiled)
-    order = list(compiled.positiontup or columns) if compiled.positional else columns
+    order = list(compiled.positiontup or []) if compiled.positional else list(compiled.params)
     defaults: dict[str, Any] = {}
     for name in order:  # Python-side column defaults (timestamps), computed once per call
         if name not in rows[0]:
@@ -812,7 +812,7 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
         if compiled.positional:
             conn.exec_driver_sql(sql, [tuple(convert(c, r[c]) for c in order) for r in chunk])
         else:
-            conn.exec_driver_sql(sql, [{c: convert(c, r[c]) for c in columns} for r in chunk])
+            conn.exec_driver_sql(sql, [{c: convert(c, r[c]) for c in order} for r in chunk])
 
 
 def _json_equal(a: Any, b: Any) -> bool:
