@@ -64,7 +64,9 @@ def call(
         )
         typer.echo(json.dumps(data, indent=2))
         return
-    table = Table(title=f"{target.slug}: one {'streamed ' if stream else ''}call", show_header=False)
+    table = Table(
+        title=f"{target.slug}: one {'streamed ' if stream else ''}call", show_header=False
+    )
     rows = [
         ("TTFT (s)", record.ttft_s),
         ("TTFAT (s)", record.ttfat_s),
