@@ -26,8 +26,7 @@ def create_schema(url: str) -> None:
     if have_migrations():
         store_base.upgrade(url)
     else:
-        from modelatlas.store import catalog_tables, run_tables  # noqa: F401
-
+        store_base.import_table_modules()
         engine = make_engine(url)
         Base.metadata.create_all(engine)
         engine.dispose()

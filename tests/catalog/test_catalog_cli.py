@@ -117,6 +117,8 @@ def test_import_then_reimport_changes_nothing(cli: Cli, db_url: str, models_dev_
     assert report["facts"]["added"] == 0 and report["facts"]["changed"] == 0
     code, out, _ = cli("catalog", "list", "--kind", "endpoints", "--json", "--db", db_url)
     assert len(json.loads(out)) > 4000
+    code, out, _ = cli("catalog", "list", "--curated", "--json", "--db", db_url)
+    assert all(r["origin"] != "imported" for r in json.loads(out))
 
 
 def test_import_unknown_source_suggests(cli: Cli, db_url: str) -> None:

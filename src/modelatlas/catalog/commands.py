@@ -123,6 +123,10 @@ def list_command(
         bool | None,
         typer.Option("--open/--proprietary", help="Only open-weights / proprietary models."),
     ] = None,
+    curated: Annotated[
+        bool,
+        typer.Option("--curated", help="Only built-in and user entries (no imported ones)."),
+    ] = False,
     as_json: JsonOption = False,
     db: DbOption = None,
     catalog_file: CatalogOption = None,
@@ -136,6 +140,8 @@ def list_command(
         if creator is not None:
             cat.creator(creator)  # did-you-mean for an unknown creator
         models = cat.models(creator=creator, reasoning=reasoning, open_weights=open_weights)
+        if curated:
+            models = [m for m in models if cat.origins.get(("model", m.slug)) != "imported"]
         if as_json:
             _emit_json([_model_row(cat, m) for m in models])
             return
@@ -173,6 +179,10 @@ def list_command(
         console.print(table)
     elif kind == "endpoints":
         endpoints = cat.endpoints(provider=provider, model=model)
+        if curated:
+            endpoints = [
+                e for e in endpoints if cat.origins.get(("endpoint", e.slug)) != "imported"
+            ]
         if creator is not None:
             slugs = {m.slug for m in cat.models(creator=creator)}
             endpoints = [e for e in endpoints if e.model in slugs]
@@ -371,6 +381,10 @@ def import_command(
         console.print(f"  [yellow]bad rows skipped: {report.bad_row_count:,}[/]")
         for bad in report.bad_rows[:5]:
             console.print(f"    {bad.describe()}", markup=False)
+    if report.unresolved:
+        console.print(f"  [yellow]entities left out of the catalog: {len(report.unresolved):,}[/]")
+        for line in report.unresolved[:5]:
+            console.print(f"    {line}", markup=False)
     console.print(
         f"  conflicts between sources: {report.conflicts_total:,} ({report.conflicts_new:,} new)"
     )

@@ -125,6 +125,7 @@ class ImportReport:
     conflicts_new: int
     conflict_examples: list[str]
     seconds: float
+    unresolved: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -153,6 +154,7 @@ class ImportReport:
                 "new": self.conflicts_new,
                 "examples": self.conflict_examples,
             },
+            "unresolved": self.unresolved[:20],
             "seconds": round(self.seconds, 2),
         }
 
@@ -1095,6 +1097,7 @@ def run_import(
     today = datetime.now(UTC).date()
     diff = store_facts(session, parsed, now)
     points = store_price_points(session, parsed.source, version, parsed.price_points, today)
+    unresolved: list[str] = []
     unchanged = diff.added == diff.changed == diff.removed == 0
     if unchanged and (is_current is None or is_current(session)):
         # Nothing new from this source and the stored resolution is current: the conflicts and
@@ -1107,7 +1110,8 @@ def run_import(
         )
         total, new = detect_conflicts(session, builtin, facts, now)
         if resolve is not None:
-            resolve(session, facts)
+            outcome = resolve(session, facts)
+            unresolved = list(getattr(outcome, "invalid", []))
     examples = [c.describe() for c in sorted(new, key=_conflict_sort_key)[:5]]
     report = ImportReport(
         source=source.name,
@@ -1132,6 +1136,7 @@ def run_import(
         conflicts_new=len(new),
         conflict_examples=examples,
         seconds=time.perf_counter() - started,
+        unresolved=unresolved,
     )
     session.add(
         CatalogImportRow(

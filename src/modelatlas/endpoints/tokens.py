@@ -5,10 +5,9 @@ The reference site counts output tokens with ``o200k_base`` unless the server re
 
 tiktoken normally downloads the BPE ranks from ``O200K_URL``. We have no network, so we take the
 same file from the ``bpe-openai`` package (``bpe_openai/data/o200k_base.tiktoken.gz``, found
-with ``importlib.util.find_spec``), decompress
-it once into tiktoken's cache directory under the name tiktoken itself looks for
-(``sha1(O200K_URL)``), and let tiktoken load it: tiktoken still checks the file against its
-expected SHA-256, so the encoding is byte-for-byte OpenAI's.
+with ``importlib.util.find_spec``), decompress it once into tiktoken's cache directory under the
+name tiktoken itself looks for (``sha1(O200K_URL)``), and let tiktoken load it: tiktoken still
+checks the file against its expected SHA-256, so the encoding is byte-for-byte OpenAI's.
 
 The cache directory is ``$TIKTOKEN_CACHE_DIR`` when set, else ``$MODELATLAS_HOME/cache/tiktoken``
 (and ``TIKTOKEN_CACHE_DIR`` is then set to it for this process).

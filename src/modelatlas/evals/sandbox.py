@@ -24,10 +24,10 @@ the strongest that works; every :class:`SandboxResult` names the one used and th
     make one. Host files readable by everyone stay readable, and it can write wherever any
     user may (``/tmp``).
 ``rlimits-only`` (fallback without bwrap, caller not root)
-    The same rlimits, clean environment, temporary folder and session, plus a network
-    namespace when unprivileged user namespaces allow it; nothing stops the program from
-    reading or writing the caller's files or signalling the caller's processes, and the
-    process limit is not enforced. Use it only for trusted code.
+    The same rlimits, clean environment, temporary folder and session; when unprivileged user
+    namespaces are allowed, also a user and network namespace (no network, and a process
+    limit counted per program). Nothing stops the program from reading or writing the
+    caller's files or signalling the caller's processes. Use it only for trusted code.
 
 All levels give a clean environment (no variables of the caller reach the program), wall- and
 CPU-time limits, an address-space limit, and capped output: capture stops at
@@ -341,6 +341,13 @@ def _build_backend(mode: IsolationMode, python: str) -> _Backend:
             "prlimit (util-linux)", "to limit sandboxed programs", "apt-get install util-linux"
         )
     root = os.geteuid() == 0
+    setpriv = shutil.which("setpriv", path=_BASE_ENV["PATH"])
+    if root and setpriv is None:
+        raise MissingDependencyError(
+            "setpriv (util-linux)",
+            "to run sandboxed programs as root",
+            "apt-get install util-linux",
+        )
     bwrap = shutil.which("bwrap", path=_BASE_ENV["PATH"])
     probe_limits = SandboxLimits(wall_seconds=30)
     reason: str | None
@@ -359,6 +366,7 @@ def _build_backend(mode: IsolationMode, python: str) -> _Backend:
                 python_binds=_python_binds(python),
                 prlimit=prlimit,
                 drop_uid=root,
+                setpriv=setpriv,
             )
             failure = _probe(candidate, probe_limits)
             if failure is None:
@@ -379,9 +387,10 @@ def _build_backend(mode: IsolationMode, python: str) -> _Backend:
         if _command_works([unshare, *flags, "--", "true"]):
             unshare_prefix = (unshare, *flags, "--")
             guarantees.add(Guarantee.NO_NETWORK)
-    setpriv = shutil.which("setpriv", path=_BASE_ENV["PATH"])
+            if not root:  # a user namespace counts its processes on its own
+                guarantees.add(Guarantee.PROCESS_LIMIT)
     level = IsolationLevel.RLIMITS_ONLY
-    if root and setpriv is not None:
+    if root:
         level = IsolationLevel.RLIMITS_UID
         guarantees |= {Guarantee.PROCESS_LIMIT, Guarantee.PARENT_PROTECTED}
     backend = _Backend(
@@ -505,11 +514,17 @@ def _memfd(name: str, data: bytes) -> int:
 
 
 def _bwrap_argv(
-    backend: _Backend, program: Program, limits: SandboxLimits, fds: list[int], marker_fd: int
+    backend: _Backend,
+    program: Program,
+    limits: SandboxLimits,
+    uid: int | None,
+    fds: list[int],
+    marker_fd: int,
 ) -> list[str]:
     """bwrap's command line; the files go in as memfds (appended to ``fds``), no host folder."""
     assert backend.info.bwrap is not None
     argv = [
+        *_as_uid(backend, uid),
         backend.info.bwrap,
         "--unshare-all",
         "--unshare-user",
@@ -565,21 +580,30 @@ def _bwrap_argv(
     return [*argv, "--", *_prlimit_args(backend.prlimit, limits), *_python_argv(backend, marker_fd)]
 
 
+def _as_uid(backend: _Backend, uid: int | None) -> list[str]:
+    """The prefix that drops to ``uid`` (an exec chain, so the pool can spawn with vfork)."""
+    if uid is None:
+        return []
+    assert backend.setpriv is not None
+    return [
+        backend.setpriv,
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--pdeathsig=KILL",
+        "--",
+    ]
+
+
 def _fallback_argv(
     backend: _Backend, limits: SandboxLimits, uid: int | None, marker_fd: int
 ) -> list[str]:
-    argv = list(backend.unshare_prefix)
-    if uid is not None:
-        assert backend.setpriv is not None
-        argv += [
-            backend.setpriv,
-            f"--reuid={uid}",
-            f"--regid={uid}",
-            "--clear-groups",
-            "--pdeathsig=KILL",
-            "--",
-        ]
-    return [*argv, *_prlimit_args(backend.prlimit, limits), *_python_argv(backend, marker_fd)]
+    return [
+        *backend.unshare_prefix,
+        *_as_uid(backend, uid),
+        *_prlimit_args(backend.prlimit, limits),
+        *_python_argv(backend, marker_fd),
+    ]
 
 
 def _write_workdir(program: Program, uid: int | None) -> Path:
@@ -643,14 +667,12 @@ async def _reap_uid(backend: _Backend, uid: int) -> None:
         else [backend.python, "-S", "-c", "import os\ntry: os.kill(-1, 9)\nexcept OSError: pass"]
     )
     proc = await asyncio.create_subprocess_exec(
+        *_as_uid(backend, uid),
         *argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={"PATH": _BASE_ENV["PATH"]},
-        user=uid,
-        group=uid,
-        extra_groups=[],
     )
     await proc.wait()
 
@@ -691,7 +713,6 @@ async def _execute(
     env: dict[str, str],
     cwd: str | None,
     pass_fds: Sequence[int],
-    user: int | None,
     stdin: bytes,
     limits: SandboxLimits,
     marker_read: int,
@@ -718,9 +739,6 @@ async def _execute(
             cwd=cwd,
             pass_fds=pass_fds,
             start_new_session=True,
-            user=user,
-            group=user,
-            extra_groups=[] if user is not None else None,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raw.error = f"cannot start the sandbox: {exc}"
@@ -877,7 +895,7 @@ async def _run_one(backend: _Backend, program: Program, limits: SandboxLimits) -
         marker_read, marker_write = os.pipe()
         fds.append(marker_write)
         if info.level is IsolationLevel.BWRAP:
-            argv = _bwrap_argv(backend, program, limits, fds, marker_write)
+            argv = _bwrap_argv(backend, program, limits, uid, fds, marker_write)
             env = {"PATH": _BASE_ENV["PATH"]}
             cwd = "/"
         else:
@@ -891,7 +909,6 @@ async def _run_one(backend: _Backend, program: Program, limits: SandboxLimits) -
                 env=env,
                 cwd=cwd,
                 pass_fds=fds,
-                user=uid if info.level is IsolationLevel.BWRAP else None,
                 stdin=program.stdin.encode(),
                 limits=limits,
                 marker_read=marker_read,

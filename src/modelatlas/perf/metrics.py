@@ -54,9 +54,9 @@ DEFINITIONS: dict[str, str] = {
     "no images); usage.prompt_tokens is stored beside it",
     "send_lag_s": "send lag: actual send time - scheduled send time (open loop: the seeded "
     "schedule; closed loop: when a worker became free)",
-    "throughput": "throughput: output tokens (and requests) completed inside the steady-state "
-    "window / window length; window = first measured send .. last send (load at full level), "
-    "or .. last response end when that is empty",
+    "throughput": "throughput: output tokens received (and requests completed) inside the "
+    "steady-state window / its length; window = first measured send .. first response end "
+    "after the last send (while the load is at its full level)",
     "percentiles": PERCENTILE_CONVENTION,
 }
 
@@ -268,11 +268,15 @@ def stats(values: Iterable[float | None]) -> dict[str, float | int | None]:
 
 
 def steady_window(requests: Sequence[RequestMetrics]) -> tuple[float, float]:
-    """(start, end) on the perf clock: first measured send .. last send, or .. last end."""
+    """(start, end) on the perf clock while the load is at its full level: from the first
+    measured send until the first response that ends after the last send (from then on fewer
+    requests are in flight); the last response's end when that is empty."""
     sends = [r.send_perf for r in requests]
-    start, end = min(sends), max(sends)
+    start, last_send = min(sends), max(sends)
+    ends = [e for r in requests if (e := r.end_perf) is not None]
+    after = [e for e in ends if e >= last_send]
+    end = min(after) if after else last_send
     if end <= start:
-        ends = [e for r in requests if (e := r.end_perf) is not None]
         end = max(ends, default=start)
     return start, end
 

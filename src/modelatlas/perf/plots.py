@@ -93,16 +93,12 @@ def line_chart(
     for t in sorted(set(xticks)):
         x = px(t)
         out.append(f'<line x1="{x:.1f}" y1="{MT}" x2="{x:.1f}" y2="{MT + ph}" stroke="#eee"/>')
-        out.append(
-            f'<text x="{x:.1f}" y="{MT + ph + 16}" text-anchor="middle">{_fmt(t)}</text>'
-        )
+        out.append(f'<text x="{x:.1f}" y="{MT + ph + 16}" text-anchor="middle">{_fmt(t)}</text>')
     for t in _nice_ticks(y0, y1):
         y = py(t)
         out.append(f'<line x1="{ML}" y1="{y:.1f}" x2="{ML + pw}" y2="{y:.1f}" stroke="#eee"/>')
         out.append(f'<text x="{ML - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(t)}</text>')
-    out.append(
-        f'<rect x="{ML}" y="{MT}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>'
-    )
+    out.append(f'<rect x="{ML}" y="{MT}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>')
     out.append(
         f'<text x="{ML + pw / 2}" y="{H - 12}" text-anchor="middle">{html.escape(xlabel)}</text>'
     )
@@ -128,8 +124,7 @@ def line_chart(
         )
         if markers and len(pts) <= 40:
             out.extend(
-                f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{colour}"/>'
-                for x, y in pts
+                f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{colour}"/>' for x, y in pts
             )
         ly = MT + 14 + i * 16
         out.append(
@@ -228,7 +223,9 @@ def write_plots(directory: Path, svgs: Mapping[str, str], *, title: str) -> list
         path = directory / name
         path.write_text(svg + "\n", encoding="utf-8")
         paths.append(path)
-    body = "\n".join(f"<figure>{svg}<figcaption>{name}</figcaption></figure>" for name, svg in svgs.items())
+    body = "\n".join(
+        f"<figure>{svg}<figcaption>{name}</figcaption></figure>" for name, svg in svgs.items()
+    )
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         "</head><body style='font-family:sans-serif'>"

@@ -116,7 +116,7 @@ def print_summary(
     for warning in warnings:
         console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
     if definitions:
-        console.print("[dim]Definitions:[/]")
+        console.print("Definitions:", style="dim")
         for key in (
             "ttft_s",
             "ttfat_s",
@@ -127,19 +127,15 @@ def print_summary(
             "itl_s",
             "percentiles",
         ):
-            console.print(f"[dim]  {DEFINITIONS[key]}[/]", highlight=False)
+            console.print(f"  {DEFINITIONS[key]}", style="dim", markup=False, highlight=False)
 
 
-def json_document(
-    requests: Sequence[RequestMetrics], summary: Mapping[str, Any]
-) -> dict[str, Any]:
+def json_document(requests: Sequence[RequestMetrics], summary: Mapping[str, Any]) -> dict[str, Any]:
     """``{"requests": [...], "summary": {...}}`` as written by ``--json-out``."""
     return {"requests": [r.json_row() for r in requests], "summary": dict(summary)}
 
 
-def write_json(
-    path: Path, requests: Sequence[RequestMetrics], summary: Mapping[str, Any]
-) -> Path:
+def write_json(path: Path, requests: Sequence[RequestMetrics], summary: Mapping[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(json_document(requests, summary), indent=2, default=str) + "\n")
     return path

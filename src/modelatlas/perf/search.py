@@ -47,7 +47,9 @@ def parse_slo(text: str) -> SloSpec:
         )
     metric, stat, op, value = match.groups()
     if metric not in SLO_METRICS:
-        raise UserError(f"Unknown SLO metric {metric!r}.", hint=f"Use one of {', '.join(SLO_METRICS)}.")
+        raise UserError(
+            f"Unknown SLO metric {metric!r}.", hint=f"Use one of {', '.join(SLO_METRICS)}."
+        )
     try:
         threshold = float(value)
     except ValueError as exc:

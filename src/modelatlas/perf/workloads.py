@@ -240,13 +240,15 @@ def plan_requests(
     *,
     seed: int = 0,
     warmup: int = 0,
+    start: int = 0,
     options: RequestOptions | None = None,
 ) -> list[PlannedRequest]:
-    """``warmup + count`` requests of ``workload``: request ``i`` is drawn from
-    ``Random(f"{seed}:{i}")``, so a prompt does not depend on how many requests are planned."""
+    """``warmup + count`` requests of ``workload``, indexed from ``start`` (the first ``warmup``
+    are warm-up). Request ``i`` is drawn from ``Random(f"...{seed}:{workload}:{i}")``: a prompt
+    does not depend on how many requests are planned, and distinct indices never repeat one."""
     options = options or RequestOptions()
     planned: list[PlannedRequest] = []
-    for i in range(warmup + count):
+    for i in range(start, start + warmup + count):
         rng = random.Random(f"modelatlas-perf:{seed}:{workload.name}:{i}")
         text = synthetic_prompt(workload.input_tokens, rng, output_tokens=workload.output_tokens)
         content: Any = text
@@ -265,7 +267,7 @@ def plan_requests(
                 label=workload.name,
                 input_tokens_o200k=workload.input_tokens,
                 requested_output_tokens=workload.output_tokens,
-                warmup=i < warmup,
+                warmup=i < start + warmup,
             )
         )
     return planned
@@ -307,6 +309,7 @@ def plan_from_file(
     *,
     seed: int = 0,
     warmup: int = 0,
+    start: int = 0,
     max_tokens: int | None = None,
     prefix_nonce: bool = False,
     options: RequestOptions | None = None,
@@ -320,7 +323,7 @@ def plan_from_file(
     options = options or RequestOptions()
     rows = load_prompt_file(path)
     planned: list[PlannedRequest] = []
-    for i in range(warmup + count):
+    for i in range(start, start + warmup + count):
         row = rows[i % len(rows)]
         messages = json.loads(json.dumps(row["messages"]))
         if prefix_nonce:
@@ -344,7 +347,7 @@ def plan_from_file(
                 label=str(row.get("id", f"{path.name}:{i % len(rows)}")),
                 input_tokens_o200k=count_tokens(prompt_text(messages)),
                 requested_output_tokens=limit,
-                warmup=i < warmup,
+                warmup=i < start + warmup,
             )
         )
     return planned

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 15:12:34.794059
+Create Date: 2026-12-02 15:15:48.287484
 """
 
 from collections.abc import Sequence
@@ -161,6 +161,56 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("slug"),
     )
     op.create_table(
+        "reported_imports",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("source", sa.String(length=64), nullable=False),
+        sa.Column("snapshot_date", sa.Date(), nullable=False),
+        sa.Column("path", sa.Text(), nullable=True),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("index_version", sa.String(length=32), nullable=True),
+        sa.Column("models", sa.Integer(), nullable=False),
+        sa.Column("matched", sa.Integer(), nullable=False),
+        sa.Column("notes", sa.JSON(), nullable=False),
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("source", "snapshot_date", name="uq_reported_imports"),
+    )
+    op.create_table(
+        "reported_results",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("source", sa.String(length=64), nullable=False),
+        sa.Column("snapshot_date", sa.Date(), nullable=False),
+        sa.Column("external_id", sa.String(length=64), nullable=False),
+        sa.Column("external_slug", sa.String(length=255), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("creator_slug", sa.String(length=255), nullable=True),
+        sa.Column("creator_name", sa.String(length=255), nullable=True),
+        sa.Column("release_date", sa.String(length=10), nullable=True),
+        sa.Column("model_slug", sa.String(length=255), nullable=True),
+        sa.Column("index_version", sa.String(length=32), nullable=True),
+        sa.Column("evaluations", sa.JSON(), nullable=False),
+        sa.Column("indices", sa.JSON(), nullable=False),
+        sa.Column("price_input", sa.Float(), nullable=True),
+        sa.Column("price_output", sa.Float(), nullable=True),
+        sa.Column("price_blended_3_to_1", sa.Float(), nullable=True),
+        sa.Column("median_output_tps", sa.Float(), nullable=True),
+        sa.Column("median_ttft_s", sa.Float(), nullable=True),
+        sa.Column("median_ttfat_s", sa.Float(), nullable=True),
+        sa.Column("raw", sa.JSON(), nullable=False),
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("source", "snapshot_date", "external_id", name="uq_reported_results"),
+    )
+    with op.batch_alter_table("reported_results", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_reported_results_external_slug"), ["external_slug"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_reported_results_model_slug"), ["model_slug"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_reported_results_source"), ["source"], unique=False)
+
+    op.create_table(
         "runs",
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
@@ -221,11 +271,85 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_calls_run_id"), ["run_id"], unique=False)
         batch_op.create_index("ix_calls_run_started", ["run_id", "started_at"], unique=False)
 
+    op.create_table(
+        "eval_items",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("run_id", sa.String(length=64), nullable=False),
+        sa.Column("call_id", sa.Integer(), nullable=True),
+        sa.Column("benchmark", sa.String(length=64), nullable=False),
+        sa.Column("benchmark_version", sa.String(length=32), nullable=False),
+        sa.Column("item_id", sa.String(length=255), nullable=False),
+        sa.Column("repeat", sa.Integer(), nullable=False),
+        sa.Column("request_key", sa.String(length=64), nullable=False),
+        sa.Column("from_cache", sa.Boolean(), nullable=False),
+        sa.Column("item", sa.JSON(), nullable=False),
+        sa.Column("messages", sa.JSON(), nullable=False),
+        sa.Column("request", sa.JSON(), nullable=False),
+        sa.Column("answer_text", sa.Text(), nullable=True),
+        sa.Column("reasoning_text", sa.Text(), nullable=True),
+        sa.Column("finish_reason", sa.String(length=32), nullable=True),
+        sa.Column("think_unclosed", sa.Boolean(), nullable=False),
+        sa.Column("error_kind", sa.String(length=32), nullable=True),
+        sa.Column("error_message", sa.Text(), nullable=True),
+        sa.Column("score", sa.Float(), nullable=True),
+        sa.Column("extracted", sa.Text(), nullable=True),
+        sa.Column("method", sa.String(length=64), nullable=True),
+        sa.Column("no_answer", sa.Boolean(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("excluded", sa.Boolean(), nullable=False),
+        sa.Column("score_details", sa.JSON(), nullable=False),
+        sa.Column("scorer_version", sa.String(length=32), nullable=True),
+        sa.Column("scored_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("input_tokens", sa.Integer(), nullable=True),
+        sa.Column("cached_input_tokens", sa.Integer(), nullable=True),
+        sa.Column("output_tokens", sa.Integer(), nullable=True),
+        sa.Column("reasoning_tokens", sa.Integer(), nullable=True),
+        sa.Column("tokens_source", sa.String(length=16), nullable=True),
+        sa.Column("ttft_s", sa.Float(), nullable=True),
+        sa.Column("e2e_s", sa.Float(), nullable=True),
+        sa.Column("output_speed_tps", sa.Float(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=True),
+        sa.Column("cost_usd", sa.Float(), nullable=True),
+        sa.Column("cost", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("run_id", "benchmark", "item_id", "repeat", name="uq_eval_items_unit"),
+    )
+    with op.batch_alter_table("eval_items", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_eval_items_call_id"), ["call_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_eval_items_request_key"), ["request_key"], unique=False
+        )
+        batch_op.create_index("ix_eval_items_run_benchmark", ["run_id", "benchmark"], unique=False)
+
+    op.create_table(
+        "eval_response_cache",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("endpoint", sa.String(length=512), nullable=False),
+        sa.Column("api_model", sa.String(length=255), nullable=False),
+        sa.Column("repeat", sa.Integer(), nullable=False),
+        sa.Column("request", sa.JSON(), nullable=False),
+        sa.Column("record", sa.JSON(), nullable=False),
+        sa.Column("output_speed_tps", sa.Float(), nullable=True),
+        sa.Column("call_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("key"),
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table("eval_response_cache")
+    with op.batch_alter_table("eval_items", schema=None) as batch_op:
+        batch_op.drop_index("ix_eval_items_run_benchmark")
+        batch_op.drop_index(batch_op.f("ix_eval_items_request_key"))
+        batch_op.drop_index(batch_op.f("ix_eval_items_call_id"))
+
+    op.drop_table("eval_items")
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.drop_index("ix_calls_run_started")
         batch_op.drop_index(batch_op.f("ix_calls_run_id"))
@@ -237,6 +361,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_runs_endpoint_slug"))
 
     op.drop_table("runs")
+    with op.batch_alter_table("reported_results", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reported_results_source"))
+        batch_op.drop_index(batch_op.f("ix_reported_results_model_slug"))
+        batch_op.drop_index(batch_op.f("ix_reported_results_external_slug"))
+
+    op.drop_table("reported_results")
+    op.drop_table("reported_imports")
     op.drop_table("providers")
     with op.batch_alter_table("price_history", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_price_history_endpoint_slug"))
