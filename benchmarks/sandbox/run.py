@@ -6,7 +6,7 @@ each isolation level, and the same program as a bare ``python3`` subprocess for 
 sandbox and an interpreter) and ``humaneval`` (HumanEval/0 with its canonical solution and
 its test, the typical unit of a coding benchmark).
 
-    .venv/bin/python benchmarks/sandbox/run.py [--count 200] [--json out.json]
+    .venv/bin/python benchmarks/sandbox/run.py [--count 200] [--parallel N] [--json out.json]
 """
 
 from __future__ import annotations
@@ -109,8 +109,7 @@ async def bare(program: Program, count: int, parallel: int) -> tuple[float, list
         return time.monotonic() - start, walls
 
 
-def measure(count: int) -> list[dict[str, object]]:
-    parallel = os.cpu_count() or 1
+def measure(count: int, parallel: int) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     limits = SandboxLimits(wall_seconds=60)
     modes: tuple[IsolationMode, ...] = ("bwrap", "fallback")
@@ -162,6 +161,9 @@ def measure(count: int) -> list[dict[str, object]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200, help="programs per measurement")
+    parser.add_argument(
+        "--parallel", type=int, default=os.cpu_count() or 1, help="programs at a time (nproc)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     machine = {
@@ -171,15 +173,15 @@ def main() -> None:
         "python_in_sandbox": default_python(),
         "load_average_before": os.getloadavg(),
     }
-    rows = measure(args.count)
+    rows = measure(args.count, args.parallel)
     print(f"machine: {json.dumps(machine)}")
     print()
-    print("| isolation | program | programs/s | median wall per program (ms) |")
-    print("|---|---|---:|---:|")
+    print("| isolation | program | parallel | programs/s | median wall per program (ms) |")
+    print("|---|---|---:|---:|---:|")
     for row in rows:
         print(
-            f"| {row['isolation']} | {row['program']} | {row['programs_per_second']} "
-            f"| {row['median_wall_ms']} |"
+            f"| {row['isolation']} | {row['program']} | {row['parallel']} "
+            f"| {row['programs_per_second']} | {row['median_wall_ms']} |"
         )
     if args.json:
         args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")

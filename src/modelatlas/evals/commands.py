@@ -32,6 +32,7 @@ from modelatlas.evals.runner import (
     list_runs,
     load_summary,
     rescore_run,
+    resolve_benchmarks,
     resolve_target,
     run_eval,
     serving,
@@ -125,7 +126,7 @@ def render_summary(summary: EvalSummary, console: Console | None = None) -> None
     speed = "-" if tps is None else f"{tps:.1f} tok/s"
     console.print(
         f"tokens: input {t.input:,} (cached {t.cached_input:,}), output {t.output:,} "
-        f"(reasoning {t.reasoning:,}, answer {t.answer:,}) [{t.source or '-'}]; "
+        f"(reasoning {t.reasoning:,}, answer {t.answer:,}) \\[{t.source or '-'}]; "
         f"verbosity (output tokens over the run): {t.output:,}"
     )
     console.print(
@@ -305,6 +306,7 @@ def run_command(
             data_dir=str(data_dir) if data_dir else None,
             label=label,
         )
+        resolve_benchmarks(config.benchmarks)  # unknown names fail before any server starts
         progress = RichProgress(Console(stderr=True) if as_json else console)
         try:
             with serving(target) as served, progress:

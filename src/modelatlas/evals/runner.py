@@ -711,7 +711,8 @@ def _score_columns(score: ItemScore | None, version: str) -> dict[str, Any]:
     }
 
 
-def _benchmarks(names: Sequence[str]) -> list[Benchmark]:
+def resolve_benchmarks(names: Sequence[str]) -> list[Benchmark]:
+    """Benchmarks by key or alias, deduplicated; unknown names get a did-you-mean error."""
     if not names:
         raise UserError("No benchmarks given.", hint="List them with: modelatlas eval list")
     found = [get_benchmark(name) for name in names]
@@ -777,9 +778,9 @@ async def run_eval(
                     )
                 )
             }
-        benchmarks = _benchmarks(config.benchmarks)
+        benchmarks = resolve_benchmarks(config.benchmarks)
     else:
-        benchmarks = _benchmarks(config.benchmarks)
+        benchmarks = resolve_benchmarks(config.benchmarks)
         config = config.model_copy(update={"benchmarks": [b.key for b in benchmarks]})
         sampling = sampling_for(
             target,
@@ -1298,6 +1299,7 @@ def run_sample(
     own_store = store is None
     store = store or open_store(db)
     try:
+        resolve_benchmarks(benchmarks)  # before starting a server
         target = resolve_target(endpoint, store=store)
         config = EvalConfig(
             benchmarks=list(benchmarks),
