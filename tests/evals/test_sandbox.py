@@ -76,15 +76,19 @@ def _process_count() -> int:
 
 
 def _sandbox_uid_processes() -> list[int]:
-    """Pids on the host owned by the uids the sandbox gives programs when run as root."""
+    """Live pids owned by the uids the sandbox gives programs when run as root.
+
+    Zombies do not count: bwrap's exited helper is reaped by init, in its own time.
+    """
     pids = []
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
                 uid = os.stat(f"/proc/{name}").st_uid
-            except FileNotFoundError:
+                state = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
                 continue
-            if uid in SANDBOX_UIDS:
+            if uid in SANDBOX_UIDS and state != "Z":
                 pids.append(int(name))
     return pids
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -46,7 +47,9 @@ def test_sequential_json_store_and_plots(sim: Sim, tmp_path: Path) -> None:
     requests, summary = doc["requests"], doc["summary"]
     assert len(requests) == 4 and [r["warmup"] for r in requests] == [True, False, False, False]
     for r in requests:
-        assert {"ttft_s", "ttfat_s", "output_tokens", "output_speed_tps", "e2e_s", "error"} <= set(r)
+        assert {"ttft_s", "ttfat_s", "output_tokens", "output_speed_tps", "e2e_s", "error"} <= set(
+            r
+        )
         assert r["output_tokens"] == 300 and r["error"] is None and not r["stopped_early"]
         assert r["input_tokens_o200k"] == 100
     assert summary["count"] == 3 and summary["errors"] == 0 and summary["warmup_excluded"] == 1
@@ -59,7 +62,7 @@ def test_sequential_json_store_and_plots(sim: Sim, tmp_path: Path) -> None:
     # sequential: never two requests at once on the server
     log = fetch_log(sim.url)
     spans = sorted((e.recv_perf, e.recv_perf + (e.end_s or 0)) for e in log)
-    assert all(b[0] >= a[1] - 1e-3 for a, b in zip(spans, spans[1:], strict=False))
+    assert all(b[0] >= a[1] - 1e-3 for a, b in itertools.pairwise(spans))
     # plots: well-formed SVGs and one HTML page
     names = {p.name for p in plots.iterdir()}
     assert {"latency-cdf.svg", "itl-cdf.svg", "speed-cdf.svg", "index.html"} <= names
@@ -114,7 +117,7 @@ def test_rate_mode_keeps_the_seeded_schedule(sim: Sim, tmp_path: Path) -> None:
     # Each request's lateness against its scheduled send is measured (loaded machine: loose).
     assert s["send_lag_s"]["n"] == 20 and s["send_lag_s"]["p50"] < 0.02
     log = sorted(fetch_log(sim.url), key=lambda e: e.recv_perf)
-    gaps = [b.recv_perf - a.recv_perf for a, b in zip(log, log[1:], strict=False)]
+    gaps = [b.recv_perf - a.recv_perf for a, b in itertools.pairwise(log)]
     assert sorted(gaps)[len(gaps) // 2] == pytest.approx(0.05, abs=0.01)
 
 

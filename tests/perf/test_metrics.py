@@ -74,7 +74,9 @@ def test_e2e_500_matches_the_reference_example() -> None:
 
 def test_request_metrics_reasoning_first_several_tokens_per_chunk() -> None:
     # 2 reasoning chunks of 3 tokens, then 4 answer chunks of 3 tokens, 0.1 s apart.
-    events = [(0.0, 0, 0)] + [(0.5 + 0.1 * j, 0 if j < 2 else 3, 3 if j < 2 else 0) for j in range(6)]
+    events = [(0.0, 0, 0)] + [
+        (0.5 + 0.1 * j, 0 if j < 2 else 3, 3 if j < 2 else 0) for j in range(6)
+    ]
     rec = record(events, end=1.05, usage=ServerUsage(completion_tokens=18, reasoning_tokens=6))
     m = request_metrics(rec, index=0, scheduled_perf=99.999, requested_output_tokens=18)
     assert m.ttft_s == 0.5

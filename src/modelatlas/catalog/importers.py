@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, NonNegativeFloat, ValidationError
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from modelatlas.catalog.facts import Conflict, find_conflict, flatten, sort_sources
+from modelatlas.catalog.facts import Conflict, find_conflict, flatten
 from modelatlas.catalog.files import format_loc, load_builtin
 from modelatlas.catalog.schema import SLUG_RE, CatalogFile, Modality, Prices
 from modelatlas.errors import NotFoundError, UserError
@@ -1159,7 +1159,3 @@ def run_import(
         )
     )
     return report
-
-
-def sorted_conflict_sources(values: Mapping[str, Any]) -> list[str]:
-    return sort_sources(values)

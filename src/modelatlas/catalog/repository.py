@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, select
@@ -57,9 +57,6 @@ from modelatlas.store.catalog_tables import (
 
 if TYPE_CHECKING:
     from modelatlas.store.base import Store
-
-E = TypeVar("E", bound=BaseModel)
-Kind = Literal["creator", "model", "provider", "endpoint"]
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,8 @@ CPU-time limits, an address-space limit, and capped output: capture stops at
 The program is ``Program.source``, followed by ``Program.test`` when given (the HumanEval
 convention: the test code calls the solution's functions), written to ``main.py`` in the
 program's folder and run as ``__main__`` (like ``python -s -B main.py``) with
-``Program.stdin`` on standard input. Code that does not parse is
-reported as ``syntax_error`` without being started.
+``Program.stdin`` on standard input, in a fixed environment (``PYTHONHASHSEED=0``, one BLAS
+thread, UTF-8). Code that does not parse is reported as ``syntax_error`` without being started.
 """
 
 from __future__ import annotations
@@ -469,12 +469,19 @@ def _prlimit_args(prlimit: str, limits: SandboxLimits) -> list[str]:
 
 
 _LAUNCHER = """\
-import os, runpy, sys
+import os, sys
 os.write(int(sys.argv[1]), b"started")
 os.close(int(sys.argv[1]))
 sys.argv = ["main.py"]
+main = type(sys)("__main__")
+main.__file__ = "main.py"
+main.__builtins__ = __builtins__
+sys.modules["__main__"] = main
 try:
-    runpy.run_path("main.py", run_name="__main__")
+    with open("main.py", "rb") as source:
+        code = compile(source.read(), "main.py", "exec")
+    del source
+    exec(code, main.__dict__)
 except SystemExit:
     raise
 except BaseException as exc:
@@ -485,9 +492,9 @@ except BaseException as exc:
     traceback.print_exception(type(exc), exc, tb)
     sys.exit(1)
 """
-"""Runs ``main.py`` as ``__main__`` (tracebacks as from ``python main.py``) after telling the
-pool, on a pipe the program never sees, that the sandbox came up: so a setup failure
-(``sandbox_error``) cannot be faked by the program."""
+"""Runs ``main.py`` as ``__main__`` (tracebacks as from ``python main.py``; no ``runpy``, whose
+imports cost more than the interpreter's start) after telling the pool, on a pipe the program
+never sees, that the sandbox came up: so a setup failure (``sandbox_error``) cannot be faked."""
 
 
 def _python_argv(backend: _Backend, marker_fd: int) -> list[str]:
@@ -651,7 +658,7 @@ class _Raw:
     wall: float = 0.0
     error: str | None = None
     started: bool = True
-    """False when bwrap never started the program (its setup failed)."""
+    """False when the program never started (the sandbox's setup failed)."""
 
 
 def _killpg(pid: int) -> None:
@@ -744,6 +751,9 @@ async def _execute(
         raw.error = f"cannot start the sandbox: {exc}"
         os.close(marker_read)
         return raw
+    except BaseException:  # cancelled while starting
+        os.close(marker_read)
+        raise
     finally:
         for fd in pass_fds:
             os.close(fd)
