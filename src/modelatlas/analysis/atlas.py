@@ -263,9 +263,10 @@ class Atlas:
         measured: dict[str, MeasuredEndpoint],
         measured_evals: dict[str, MeasuredEvals],
     ) -> None:
-        for model in self.catalog.comparable_models():
-            if not model.simulated:
-                self._entry_for_model(model)
+        for curated in self.catalog.comparable_models():
+            if not curated.simulated:
+                self._entry_for_model(curated)
+        model: Model | None
         for row in reported:
             model = None
             for candidate in (row.model_slug, row.external_slug):
@@ -467,9 +468,9 @@ class Atlas:
             add("price_output", derived.known_price(prices.output), entry.price_source)
             add("price_blended", entry.price.blended, entry.price_source)
 
-        for metric, items in figures.items():
-            entry.figures[metric] = _headline(items)
-            entry.other_figures[metric] = [f for f in items if f is not entry.figures[metric]]
+        for metric, found in figures.items():
+            entry.figures[metric] = _headline(found)
+            entry.other_figures[metric] = [f for f in found if f is not entry.figures[metric]]
 
     # -- lookups ---------------------------------------------------------------------------
 

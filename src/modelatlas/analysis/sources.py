@@ -435,6 +435,56 @@ def endpoint_history(store: Store, endpoint_slugs: Sequence[str]) -> dict[str, l
     }
 
 
+@dataclass(frozen=True)
+class SampleResponse:
+    """One recent measured call, as a user would want to read it (text shown escaped)."""
+
+    endpoint_slug: str
+    run_kind: str
+    started_at: str
+    label: str | None
+    ok: bool
+    ttft_s: float | None
+    output_speed_tps: float | None
+    output_tokens: int | None
+    answer_excerpt: str
+    error: str | None
+
+
+def latest_responses(
+    store: Store, endpoint_slugs: Sequence[str], *, limit: int = 5, chars: int = 400
+) -> list[SampleResponse]:
+    """The newest calls of these endpoints, with the start of each answer."""
+    if not endpoint_slugs:
+        return []
+    with store.session() as session:
+        rows = session.execute(
+            select(CallRow, RunRow.kind)
+            .join(RunRow, CallRow.run_id == RunRow.id)
+            .where(RunRow.endpoint_slug.in_(list(endpoint_slugs)))
+            .order_by(CallRow.id.desc())
+            .limit(limit)
+        ).all()
+        out = []
+        for call, kind in rows:
+            text = call.answer_text or ""
+            out.append(
+                SampleResponse(
+                    endpoint_slug=call.endpoint_slug,
+                    run_kind=kind,
+                    started_at=as_utc(call.started_at).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                    label=call.label,
+                    ok=call.ok,
+                    ttft_s=call.ttft_s,
+                    output_speed_tps=call.output_speed_tps,
+                    output_tokens=call.output_tokens,
+                    answer_excerpt=text[:chars] + ("\u2026" if len(text) > chars else ""),
+                    error=call.error_message,
+                )
+            )
+    return out
+
+
 def store_version(store: Store) -> tuple[Any, ...]:
     """A cheap fingerprint of what the pages depend on (changes when data is added)."""
     from modelatlas.store.catalog_tables import CatalogImportRow

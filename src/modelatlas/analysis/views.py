@@ -24,7 +24,8 @@ from modelatlas.analysis.atlas import (
     Figure,
     Source,
 )
-from modelatlas.analysis.sources import DailyPoint
+from modelatlas.analysis.narrative import FaqItem
+from modelatlas.analysis.sources import DailyPoint, SampleResponse
 from modelatlas.catalog import derived
 
 MAX_PEERS_IN_CHART = 14
@@ -160,7 +161,7 @@ class ModelPage(BaseModel):
     evaluations: list[EvaluationRow]
     endpoints: list[EndpointRow]
     sections: list[Section]
-    faq: list[narrative.FaqItem]
+    faq: list[FaqItem]
     sources: list[str]
 
 
@@ -178,11 +179,26 @@ class ComparePage(BaseModel):
     unknown: list[str] = Field(default_factory=list)
 
 
+class ResponseRow(BaseModel):
+    endpoint: str
+    run_kind: str
+    started_at: str
+    label: str | None
+    ok: bool
+    ttft_s: float | None
+    output_speed_tps: float | None
+    output_tokens: int | None
+    answer_excerpt: str
+    error: str | None
+
+
 class ProviderPage(BaseModel):
     model: ModelSummary
     endpoints: list[EndpointRow]
     charts: list[Chart]
     empty_reasons: list[str]
+    responses: list[ResponseRow] = Field(default_factory=list)
+    """The latest measured calls (what the model answered), newest first."""
 
 
 class CreatorPage(BaseModel):
@@ -933,7 +949,7 @@ COMPARE_METRICS: tuple[tuple[str, str], ...] = (
     ("price_output", "price"),
     ("price_blended", "price"),
     ("verbosity", "tokens"),
-    ("context_window", "tokens"),
+    ("context_window", "context"),
     ("total_params", "tokens"),
     ("active_params", "tokens"),
 )
@@ -944,13 +960,14 @@ def _fmt_figure(figure: Figure | None, fmt: str) -> str:
         return "unknown"
     if fmt == "price":
         text = wording.fmt_price(figure.value)
+    elif fmt == "context":
+        text = derived.context_label(int(figure.value)) or wording.fmt_tokens(figure.value)
     elif fmt == "tokens":
         text = wording.fmt_tokens(figure.value)
     else:
         text = wording.fmt_number(figure.value, 2)
     version = figure.source.index_version
-    kind = figure.source.kind
-    tag = kind if kind != "catalog" else ""
+    tag: str = figure.source.kind if figure.source.kind != "catalog" else ""
     if version:
         tag = f"{tag}, {version}"
     return f"{text} ({tag})" if tag else text
@@ -1021,7 +1038,10 @@ def compare(atlas: Atlas, slugs: Sequence[str]) -> ComparePage:
 
 
 def provider_page(
-    atlas: Atlas, entry: Entry, history: dict[str, list[DailyPoint]] | None = None
+    atlas: Atlas,
+    entry: Entry,
+    history: dict[str, list[DailyPoint]] | None = None,
+    responses: Sequence[SampleResponse] = (),
 ) -> ProviderPage:
     rows = endpoint_rows(atlas, entry)
     charts: list[Chart] = []
@@ -1100,7 +1120,25 @@ def provider_page(
                 )
             )
     return ProviderPage(
-        model=summary(atlas, entry), endpoints=rows, charts=charts, empty_reasons=reasons
+        model=summary(atlas, entry),
+        endpoints=rows,
+        charts=charts,
+        empty_reasons=reasons,
+        responses=[
+            ResponseRow(
+                endpoint=r.endpoint_slug,
+                run_kind=r.run_kind,
+                started_at=r.started_at,
+                label=r.label,
+                ok=r.ok,
+                ttft_s=r.ttft_s,
+                output_speed_tps=r.output_speed_tps,
+                output_tokens=r.output_tokens,
+                answer_excerpt=r.answer_excerpt,
+                error=r.error,
+            )
+            for r in responses
+        ],
     )
 
 

@@ -300,6 +300,8 @@ class EvalConfig(BaseModel):
     label: str | None = None
     max_attempts: int = Field(default=8, ge=1)
     max_rate_limit_retries: int = Field(default=30, ge=0)
+    retry_backoff_s: float = Field(default=0.5, ge=0)
+    """Base of the exponential backoff (full jitter) between rate-limited attempts."""
 
 
 # --- adaptive concurrency ------------------------------------------------------------------
@@ -560,7 +562,7 @@ class _Runner:
                 break
             if retry == self.config.max_rate_limit_retries:
                 break
-            backoff = self._rng.uniform(0.0, min(30.0, 0.5 * 2**retry))
+            backoff = self._rng.uniform(0.0, min(30.0, self.config.retry_backoff_s * 2**retry))
             await asyncio.sleep(max(backoff, min(error.retry_after_s or 0.0, 300.0)))
         if (
             record.error is not None

@@ -166,7 +166,7 @@ class RequestMetrics(BaseModel):
             "e2e_s": self.e2e_s,
             "error": self.error,
         }
-        row.update(self.model_dump(exclude=set(row) | {"send_perf", "scheduled_perf"}))
+        row.update(self.model_dump(exclude=set(row)))
         return row
 
 

@@ -7,6 +7,7 @@ Table modules (``catalog_tables``, ``run_tables``) declare their tables on :clas
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -69,7 +70,7 @@ def alembic_config(url: str) -> Any:
     """An Alembic config pointing at the packaged migrations and ``url``."""
     from alembic.config import Config
 
-    cfg = Config()
+    cfg = Config(stdout=sys.stdout)
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg

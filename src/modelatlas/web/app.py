@@ -45,9 +45,12 @@ CSP = (
 
 def plotly_js_path() -> Path:
     """plotly.min.js as bundled with the plotly package (served locally, no CDN)."""
-    import plotly
+    import importlib.util
 
-    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:
+        raise UserError("The plotly package is not installed (pip install plotly).")
+    path = Path(spec.origin).parent / "package_data" / "plotly.min.js"
     if not path.is_file():  # pragma: no cover - plotly always ships it
         raise UserError(f"plotly.min.js not found at {path}; reinstall the plotly package.")
     return path
@@ -252,13 +255,7 @@ def create_app(
         return HTMLResponse(pages.creator_html(renderer, atlas, page, csv_path))
 
     def _provider_page(atlas: Atlas, entry: Entry) -> views.ProviderPage:
-        store_ = cache.store
-        history = (
-            pages.history_for(atlas, entry, lambda s: sources.endpoint_history(store_, s))
-            if store_ is not None
-            else {}
-        )
-        return views.provider_page(atlas, entry, history)
+        return pages.provider_page(atlas, entry, cache.store)
 
     def _creator(atlas: Atlas, slug: str) -> views.CreatorPage:
         page = views.creator_page(atlas, slug)

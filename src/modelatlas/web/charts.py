@@ -46,7 +46,10 @@ def _short(label: str, limit: int = 28) -> str:
 
 
 def _bar(chart: Chart) -> dict[str, Any]:
-    colors = [HIGHLIGHT if b.highlight else PEER for b in chart.bars]
+    if any(b.highlight for b in chart.bars):
+        colors = [HIGHLIGHT if b.highlight else PEER for b in chart.bars]
+    else:  # a comparison of equals: one colour per model
+        colors = [SERIES[i % len(SERIES)] for i in range(len(chart.bars))]
     data: list[dict[str, Any]] = [
         {
             "type": "bar",
@@ -97,7 +100,7 @@ def _bar(chart: Chart) -> dict[str, Any]:
                 "y": chart.average,
                 "xanchor": "right",
                 "yanchor": "bottom",
-                "text": _html_escape(f"{chart.average_label}: {chart.average:,.4g}"),
+                "text": _html_escape(f"{chart.average_label}: {_compact(chart.average)}"),
                 "showarrow": False,
                 "font": {"size": 11},
             }
@@ -198,6 +201,14 @@ def _line(chart: Chart) -> dict[str, Any]:
         "yaxis": {"title": {"text": chart.y_title}, "rangemode": "tozero"},
     }
     return {"data": data, "layout": layout}
+
+
+def _compact(value: float) -> str:
+    """176,128 -> "176k", 6.0625 -> "6.06", 4.4e9 -> "4.4B"."""
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.3g}"
 
 
 def _html_escape(text: str) -> str:

@@ -7,9 +7,9 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from modelatlas.analysis import views
+from modelatlas.analysis import sources, views
 from modelatlas.analysis.atlas import Atlas, Entry
-from modelatlas.analysis.sources import DailyPoint
+from modelatlas.store.base import Store
 from modelatlas.web.render import Renderer, filters_for
 
 COMPARE_PEERS = 5
@@ -110,13 +110,17 @@ def creators_html(renderer: Renderer, atlas: Atlas) -> str:
     )
 
 
-def history_for(atlas: Atlas, entry: Entry, loader: Any) -> dict[str, list[DailyPoint]]:
-    """Daily history of the model's measured endpoints (``loader(slugs)`` reads the store)."""
+def provider_page(atlas: Atlas, entry: Entry, store: Store | None) -> views.ProviderPage:
+    """The provider view, with the daily history and latest answers of measured endpoints."""
     slugs = [m.endpoint_slug for m in entry.measured_endpoints]
-    if not slugs:
-        return {}
-    result: dict[str, list[DailyPoint]] = loader(slugs)
-    return result
+    if store is None or not slugs:
+        return views.provider_page(atlas, entry)
+    return views.provider_page(
+        atlas,
+        entry,
+        sources.endpoint_history(store, slugs),
+        sources.latest_responses(store, slugs),
+    )
 
 
 # ----------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelatlas.analysis import sources, views
+from modelatlas.analysis import views
 from modelatlas.analysis.atlas import Atlas, load_atlas
 from modelatlas.catalog.repository import Catalog
 from modelatlas.errors import UserError
@@ -113,12 +113,7 @@ def build_site(
             writer.write(
                 f"/csv/models/{entry.slug}/{table}.csv", pages.model_csv(page, table) or ""
             )
-        history = (
-            pages.history_for(atlas, entry, lambda s: sources.endpoint_history(store, s))
-            if store is not None
-            else {}
-        )
-        provider = views.provider_page(atlas, entry, history)
+        provider = pages.provider_page(atlas, entry, store)
         writer.write(
             f"/models/{entry.slug}/providers/",
             pages.providers_html(

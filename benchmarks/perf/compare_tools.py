@@ -1,0 +1,225 @@
+"""Accuracy and client ceiling of modelatlas perf vs GuideLLM against the same simulated endpoint.
+
+The simulator runs pinned to CPU 1, each load generator pinned to CPU 0 (``taskset``), so each
+tool has one core. For every tool and concurrency level the simulator's log is the truth:
+
+- TTFT error: median over requests of (tool TTFT - (simulator's first-token write - the tool's
+  own send instant)); both tools' send instants are on clocks the simulator shares
+  (modelatlas: ``perf_counter``; GuideLLM: ``time.time()``, matched by response id).
+- speed error: median tool speed / median simulator speed - 1, with speed as the reference
+  defines it, (tokens after the first chunk) / (last chunk - first chunk). GuideLLM reports no
+  per-chunk token counts, so its speed is computed from its first/last token times and output
+  tokens with the first chunk's known size; its own 1/ITL figure is reported beside it.
+
+A level is "sustained" while |TTFT error| <= 5 % of the true TTFT and |speed error| <= 5 %.
+
+Usage (from the repository root; GuideLLM in its own venv, not a project dependency)::
+
+    python3 -m venv /tmp/guidellm-venv && /tmp/guidellm-venv/bin/pip install guidellm
+    .venv/bin/python benchmarks/perf/compare_tools.py --levels 1,16,64,256,512 \\
+        --guidellm /tmp/guidellm-venv/bin/guidellm --out benchmarks/perf/results/compare.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from modelatlas.endpoints.sim import READY_PREFIX, SimConfig, configure, fetch_log
+
+TOL = 0.05
+
+
+def start_sim(config: SimConfig, cpu: str) -> tuple[subprocess.Popen[str], str]:
+    cmd = [sys.executable, "-m", "modelatlas.endpoints.sim", "--port", "0"]
+    cmd += ["--config-json", config.model_dump_json()]
+    if shutil.which("taskset"):
+        cmd = ["taskset", "-c", cpu, *cmd]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith(READY_PREFIX):
+            return proc, line[len(READY_PREFIX) :].strip()
+    raise RuntimeError("simulator did not start")
+
+
+def pinned(cmd: list[str], cpu: str) -> list[str]:
+    return ["taskset", "-c", cpu, *cmd] if shutil.which("taskset") else cmd
+
+
+def truth(entries: list[Any]) -> dict[int, Any]:
+    return {e.n: e for e in entries}
+
+
+def modelatlas_level(
+    url: str, streams: int, config: SimConfig, cpu: str, work: Path
+) -> dict[str, Any]:
+    out = work / f"ma-{streams}.json"
+    chunks = -(-100 // config.tokens_per_chunk)
+    ramp = config.ttft_s + chunks * config.itl_s
+    cmd = [
+        sys.executable, "-c", "from modelatlas.perf.commands import app; app()", "run",
+        "--base-url", url, "--model", "sim", "--workload", "100-100",
+        "--mode", "sequential" if streams == 1 else "concurrency",
+        "--concurrency", str(streams), "--requests", str(max(2 * streams, 8)),
+        "--warmup", str(streams), "--ramp-up", str(ramp if streams > 1 else 0),
+        "--json-out", str(out), "--no-store", "--no-progress",
+    ]  # fmt: skip
+    t0 = time.time()
+    subprocess.run(pinned(cmd, cpu), check=True, capture_output=True)
+    wall = time.time() - t0
+    doc = json.loads(out.read_text())
+    by_id = {e.request_id: e for e in fetch_log(url)}
+    ttft_err, true_ttft, speeds, true_speeds = [], [], [], []
+    errors = 0
+    for r in doc["requests"]:
+        if r["warmup"]:
+            continue
+        e = by_id.get(r["request_id"])
+        if r["error"] or e is None or not e.token_chunks:
+            errors += 1
+            continue
+        t = e.token_chunks[0].perf - r["send_perf"]
+        ttft_err.append(r["ttft_s"] - t)
+        true_ttft.append(t)
+        speeds.append(r["output_speed_tps"])
+        true_speeds.append(e.output_speed_tps)
+    return summarise("modelatlas", streams, ttft_err, true_ttft, speeds, true_speeds, errors, wall)
+
+
+def guidellm_level(
+    exe: str, url: str, streams: int, config: SimConfig, cpu: str, work: Path
+) -> dict[str, Any]:
+    count = max(3 * streams, 8)
+    data = work / "prompts.json"
+    rows = [
+        {"prompt": f"[{i}] Write about hello.", "output_tokens_count": 100} for i in range(count)
+    ]
+    data.write_text(json.dumps(rows))
+    out = work / f"gl-{streams}.json"
+    root = url.removesuffix("/v1")
+    profile = "kind=synchronous" if streams == 1 else f"kind=concurrent,streams={streams}"
+    cmd = [
+        exe, "run", "--backend", f"kind=openai_http,target={root}", "--profile", profile,
+        "--data", f"kind=json_file,path={data}",
+        "--constraint", f"kind=max_requests,count={count}",
+        "--output", f"kind=json,path={out}", "--disable-console",
+    ]  # fmt: skip
+    t0 = time.time()
+    proc = subprocess.run(pinned(cmd, cpu), capture_output=True, text=True)
+    wall = time.time() - t0
+    if proc.returncode != 0 or not out.exists():
+        return {"tool": "guidellm", "streams": streams, "failed": proc.stderr[-2000:]}
+    bench = json.loads(out.read_text())["benchmarks"][0]
+    log = fetch_log(url)
+    by_n = truth(log)
+    ttft_err, true_ttft, speeds, true_speeds, itl_speeds = [], [], [], [], []
+    errors = len(bench["requests"].get("errored") or [])
+    measured = sorted(
+        bench["requests"]["successful"], key=lambda r: r["info"]["timings"]["request_start"]
+    )
+    # exclude the first wave (GuideLLM has no warm-up in request counts): like modelatlas'
+    for r in measured[streams:]:
+        tm = r["info"]["timings"]
+        n = int(str(r.get("response_id", "")).rsplit("-", 1)[-1] or 0)
+        e = by_n.get(n)
+        if e is None or not e.token_chunks:
+            errors += 1
+            continue
+        first_wall = e.received_at.timestamp() + (e.token_chunks[0].perf - e.recv_perf)
+        t = first_wall - tm["request_start"]
+        ttft = tm["first_token_iteration"] - tm["request_start"]
+        ttft_err.append(ttft - t)
+        true_ttft.append(t)
+        out_tokens = r.get("output_metrics", {}).get("text_tokens") or r.get("output_tokens") or 100
+        span = tm["last_token_iteration"] - tm["first_token_iteration"]
+        first_chunk = e.token_chunks[0].answer_tokens + e.token_chunks[0].reasoning_tokens
+        if span > 0:
+            speeds.append((out_tokens - first_chunk) / span)
+            itl_speeds.append((out_tokens - 1) / span)
+        true_speeds.append(e.output_speed_tps)
+    row = summarise("guidellm", streams, ttft_err, true_ttft, speeds, true_speeds, errors, wall)
+    row["speed_1_over_itl_err"] = (
+        statistics.median(itl_speeds) / statistics.median(true_speeds) - 1 if itl_speeds else None
+    )
+    return row
+
+
+def summarise(
+    tool: str,
+    streams: int,
+    ttft_err: list[float],
+    true_ttft: list[float],
+    speeds: list[float],
+    true_speeds: list[float],
+    errors: int,
+    wall: float,
+) -> dict[str, Any]:
+    if not ttft_err:
+        return {"tool": tool, "streams": streams, "failed": "no matched requests"}
+    med_err = statistics.median(ttft_err)
+    med_true = statistics.median(true_ttft)
+    speed_err = statistics.median(speeds) / statistics.median(true_speeds) - 1
+    return {
+        "tool": tool,
+        "streams": streams,
+        "requests": len(ttft_err),
+        "errors": errors,
+        "ttft_err_p50_ms": med_err * 1000,
+        "ttft_true_p50_ms": med_true * 1000,
+        "ttft_rel_err": med_err / med_true,
+        "speed_err": speed_err,
+        "sustained": errors == 0 and abs(med_err / med_true) <= TOL and abs(speed_err) <= TOL,
+        "wall_s": wall,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--levels", default="1,16,64,256")
+    parser.add_argument("--guidellm", default="/tmp/guidellm-venv/bin/guidellm")
+    parser.add_argument("--itl", type=float, default=0.05)
+    parser.add_argument("--tokens-per-chunk", type=int, default=4)
+    parser.add_argument("--tools", default="modelatlas,guidellm")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    config = SimConfig(
+        ttft_s=0.05, itl_s=args.itl, tokens_per_chunk=args.tokens_per_chunk, output_tokens=100
+    )
+    levels = [int(x) for x in args.levels.split(",")]
+    tools = args.tools.split(",")
+    results: list[dict[str, Any]] = []
+    proc, url = start_sim(config, "1")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            for tool in tools:
+                for level in levels:
+                    configure(url, config)
+                    if tool == "modelatlas":
+                        row = modelatlas_level(url, level, config, "0", work)
+                    else:
+                        row = guidellm_level(args.guidellm, url, level, config, "0", work)
+                    row["load_avg_1m"] = os.getloadavg()[0]
+                    results.append(row)
+                    print(json.dumps(row), flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    doc = {"sim": config.model_dump(), "cpus": os.cpu_count(), "results": results}
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
