@@ -30,7 +30,7 @@ typecheck: setup
 	$(BIN)/mypy
 
 test: setup system-deps lint typecheck
-	MODELATLAS_REQUIRE_POSTGRES=1 MODELATLAS_REQUIRE_LOCAL_MODEL=1 $(BIN)/pytest -q
+	MODELATLAS_REQUIRE_POSTGRES=1 MODELATLAS_REQUIRE_LOCAL_MODEL=1 MODELATLAS_REQUIRE_BWRAP=1 $(BIN)/pytest -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

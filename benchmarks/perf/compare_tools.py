@@ -11,7 +11,11 @@ tool has one core. For every tool and concurrency level the simulator's log is t
   per-chunk token counts, so its speed is computed from its first/last token times and output
   tokens with the first chunk's known size; its own 1/ITL figure is reported beside it.
 
-A level is "sustained" while |TTFT error| <= 5 % of the true TTFT and |speed error| <= 5 %.
+- TTFT vs server: median tool TTFT - median simulator TTFT (receipt -> first token write); this
+  also counts how late a tool delivered its requests (a busy client sends late).
+
+A level is "sustained" while both TTFT errors are within 5 % of the true TTFT and
+|speed error| <= 5 %, with no failed request.
 
 Usage (from the repository root; GuideLLM in its own venv, not a project dependency)::
 
@@ -80,6 +84,8 @@ def modelatlas_level(
     doc = json.loads(out.read_text())
     by_id = {e.request_id: e for e in fetch_log(url)}
     ttft_err, true_ttft, speeds, true_speeds = [], [], [], []
+    server: list[float] = []
+    client_ttft: list[float] = []
     errors = 0
     for r in doc["requests"]:
         if r["warmup"]:
@@ -91,9 +97,25 @@ def modelatlas_level(
         t = e.token_chunks[0].perf - r["send_perf"]
         ttft_err.append(r["ttft_s"] - t)
         true_ttft.append(t)
+        server.append(e.token_chunks[0].t_s)
+        client_ttft.append(r["ttft_s"])
         speeds.append(r["output_speed_tps"])
         true_speeds.append(e.output_speed_tps)
-    return summarise("modelatlas", streams, ttft_err, true_ttft, speeds, true_speeds, errors, wall)
+    row = summarise("modelatlas", streams, ttft_err, true_ttft, speeds, true_speeds, errors, wall)
+    return with_server(row, client_ttft, server)
+
+
+def with_server(row: dict[str, Any], client: list[float], server: list[float]) -> dict[str, Any]:
+    """Add the error against the simulator's own TTFT (receipt -> first token write): it also
+    counts how late the tool delivered its requests, which the paired error does not."""
+    if client and server:
+        err = statistics.median(client) - statistics.median(server)
+        row["ttft_server_p50_ms"] = statistics.median(server) * 1000
+        row["ttft_vs_server_err_ms"] = err * 1000
+        row["sustained"] = bool(
+            row.get("sustained") and abs(err) <= TOL * statistics.median(server)
+        )
+    return row
 
 
 def guidellm_level(
@@ -123,6 +145,8 @@ def guidellm_level(
     log = fetch_log(url)
     by_n = truth(log)
     ttft_err, true_ttft, speeds, true_speeds, itl_speeds = [], [], [], [], []
+    server: list[float] = []
+    client_ttft: list[float] = []
     errors = len(bench["requests"].get("errored") or [])
     measured = sorted(
         bench["requests"]["successful"], key=lambda r: r["info"]["timings"]["request_start"]
@@ -140,6 +164,8 @@ def guidellm_level(
         ttft = tm["first_token_iteration"] - tm["request_start"]
         ttft_err.append(ttft - t)
         true_ttft.append(t)
+        server.append(e.token_chunks[0].t_s)
+        client_ttft.append(ttft)
         out_tokens = r.get("output_metrics", {}).get("text_tokens") or r.get("output_tokens") or 100
         span = tm["last_token_iteration"] - tm["first_token_iteration"]
         first_chunk = e.token_chunks[0].answer_tokens + e.token_chunks[0].reasoning_tokens
@@ -148,6 +174,7 @@ def guidellm_level(
             itl_speeds.append((out_tokens - 1) / span)
         true_speeds.append(e.output_speed_tps)
     row = summarise("guidellm", streams, ttft_err, true_ttft, speeds, true_speeds, errors, wall)
+    row = with_server(row, client_ttft, server)
     row["speed_1_over_itl_err"] = (
         statistics.median(itl_speeds) / statistics.median(true_speeds) - 1 if itl_speeds else None
     )

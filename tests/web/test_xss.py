@@ -45,9 +45,7 @@ prices = {{ input = 0.1, output = 0.2 }}
 
 
 @pytest.fixture
-def hostile_store(
-    reported_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Store:
+def hostile_store(reported_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
     path = tmp_path / "catalog.toml"
     path.write_text(CATALOG, encoding="utf-8")
     monkeypatch.setenv("MODELATLAS_CATALOG", str(path))
@@ -110,7 +108,7 @@ def test_hostile_strings_render_as_text(
         page.wait_for_function(
             "() => [...document.querySelectorAll('div.plot')].every(d => d.dataset.rendered)"
         )
-        chart_text = " ".join(page.locator("div.plot svg text").all_inner_texts())
+        chart_text = " ".join(page.locator("div.plot svg text").all_text_contents())
         assert "<script>" in chart_text  # the label, as text
         page.screenshot(path=str(screenshot_dir / "xss-model.png"), full_page=True)
 

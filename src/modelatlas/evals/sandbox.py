@@ -29,6 +29,12 @@ the strongest that works; every :class:`SandboxResult` names the one used and th
     limit counted per program). Nothing stops the program from reading or writing the
     caller's files or signalling the caller's processes. Use it only for trusted code.
 
+Known gaps: no seccomp filter (the kernel's whole syscall surface is reachable from an
+unprivileged user namespace); bwrap's monitor exits without reaping the namespace's init, so
+run the pool under an init that reaps adopted zombies (any distribution's, ``docker --init``,
+tini), not as PID 1 of a bare container; the interpreter must be readable by an unprivileged
+uid (a system ``python3``, not one under ``/root``), see :func:`default_python`.
+
 All levels give a clean environment (no variables of the caller reach the program), wall- and
 CPU-time limits, an address-space limit, and capped output: capture stops at
 ``max_output_bytes`` per stream, the program is killed and the result flagged.

@@ -321,7 +321,9 @@ def load_warning(
     limit = calibration.ceiling_chunks_per_s
     streams = concurrency / max(processes, 1)
     ceiling_streams = calibration.ceiling_concurrency or 0
-    if per_process > 0.5 * limit or (ceiling_streams and streams > 0.5 * ceiling_streams):
+    # Streams count only when calibration found a level the client could not take.
+    limited = any(not level.within_tolerance for level in calibration.levels)
+    if per_process > 0.5 * limit or (limited and streams > 0.5 * ceiling_streams):
         return (
             f"This run received {per_process:,.0f} chunks/s with {streams:g} streams per client "
             f"process, past half the calibrated ceiling ({limit:,.0f} chunks/s, "

@@ -16,6 +16,11 @@ site_app = typer.Typer(
 )
 
 
+@site_app.callback()
+def _site() -> None:
+    """The static site (the web app's pages as files)."""
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
