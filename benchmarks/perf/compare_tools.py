@@ -14,8 +14,10 @@ tool has one core. For every tool and concurrency level the simulator's log is t
 - TTFT vs server: median tool TTFT - median simulator TTFT (receipt -> first token write); this
   also counts how late a tool delivered its requests (a busy client sends late).
 
-A level is "sustained" while both TTFT errors are within 5 % of the true TTFT and
-|speed error| <= 5 %, with no failed request.
+A level is "sustained" while the paired TTFT error is within 5 % of the true TTFT and
+|speed error| <= 5 %, with no failed request. The error against the server's TTFT is reported
+beside it: on a shared 2-core machine it is dominated by the simulator's own wake-up latency
+(both tools show the same few ms at 1 stream).
 
 Usage (from the repository root; GuideLLM in its own venv, not a project dependency)::
 
@@ -91,7 +93,7 @@ def modelatlas_level(
         if r["warmup"]:
             continue
         e = by_id.get(r["request_id"])
-        if r["error"] or e is None or not e.token_chunks:
+        if r["error"] or e is None or not e.token_chunks or r["output_speed_tps"] is None:
             errors += 1
             continue
         t = e.token_chunks[0].perf - r["send_perf"]
@@ -112,9 +114,6 @@ def with_server(row: dict[str, Any], client: list[float], server: list[float]) -
         err = statistics.median(client) - statistics.median(server)
         row["ttft_server_p50_ms"] = statistics.median(server) * 1000
         row["ttft_vs_server_err_ms"] = err * 1000
-        row["sustained"] = bool(
-            row.get("sustained") and abs(err) <= TOL * statistics.median(server)
-        )
     return row
 
 
@@ -169,10 +168,10 @@ def guidellm_level(
         out_tokens = r.get("output_metrics", {}).get("text_tokens") or r.get("output_tokens") or 100
         span = tm["last_token_iteration"] - tm["first_token_iteration"]
         first_chunk = e.token_chunks[0].answer_tokens + e.token_chunks[0].reasoning_tokens
-        if span > 0:
+        if span > 0 and e.output_speed_tps:
             speeds.append((out_tokens - first_chunk) / span)
             itl_speeds.append((out_tokens - 1) / span)
-        true_speeds.append(e.output_speed_tps)
+            true_speeds.append(e.output_speed_tps)
     row = summarise("guidellm", streams, ttft_err, true_ttft, speeds, true_speeds, errors, wall)
     row = with_server(row, client_ttft, server)
     row["speed_1_over_itl_err"] = (

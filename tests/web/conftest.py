@@ -1,23 +1,14 @@
-"""Fixtures for the web tests: a store with the reported fixture imported, servers on free
-ports, Chromium through Playwright.
-
-The reported results are imported with the catalog's public importer
-(``modelatlas.catalog.reported.import_reported``). Until that module lands, a minimal stand-in
-below writes the same rows (fractions to percent, 0 to unknown, index version aa-v4.1) so the
-pages can be tested; it is used only when the importer is missing.
-"""
+"""Fixtures for the web tests: a store with the reported fixture imported (by the catalog's
+public importer, ``modelatlas.catalog.reported.import_reported``), servers on 127.0.0.1 and free
+ports, Chromium through Playwright."""
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import json
 import shutil
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -43,85 +34,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _stand_in_import(store: Store, path: Path) -> int:
-    """Rows as the reported importer writes them (used only while it does not exist)."""
-    from modelatlas.catalog.repository import load_catalog
-    from modelatlas.store.reported_tables import ReportedImportRow, ReportedResultRow
-
-    raw = path.read_bytes()
-    data = json.loads(raw)["data"]
-    catalog = load_catalog(store, use_user_catalog=False)
-    snapshot = date(2026, 7, 31)
-    index_keys = {
-        "artificial_analysis_intelligence_index": "intelligence",
-        "artificial_analysis_coding_index": "coding",
-        "artificial_analysis_math_index": "math",
-    }
-
-    def known(value: Any) -> float | None:
-        return float(value) if isinstance(value, int | float) and value > 0 else None
-
-    matched = 0
-    with store.session() as session:
-        for item in data:
-            evals = item.get("evaluations") or {}
-            model = catalog.find_model(item["slug"])
-            matched += model is not None
-            pricing = item.get("pricing") or {}
-            session.add(
-                ReportedResultRow(
-                    source="artificialanalysis",
-                    snapshot_date=snapshot,
-                    external_id=item["id"],
-                    external_slug=item["slug"],
-                    name=item["name"],
-                    creator_slug=(item.get("model_creator") or {}).get("slug"),
-                    creator_name=(item.get("model_creator") or {}).get("name"),
-                    release_date=item.get("release_date"),
-                    model_slug=model.slug if model else None,
-                    index_version="aa-v4.1",
-                    evaluations={
-                        k: round(v * 100, 4)
-                        for k, v in evals.items()
-                        if k not in index_keys and isinstance(v, int | float)
-                    },
-                    indices={
-                        index_keys[k]: v
-                        for k, v in evals.items()
-                        if k in index_keys and isinstance(v, int | float)
-                    },
-                    price_input=known(pricing.get("price_1m_input_tokens")),
-                    price_output=known(pricing.get("price_1m_output_tokens")),
-                    price_blended_3_to_1=known(pricing.get("price_1m_blended_3_to_1")),
-                    median_output_tps=known(item.get("median_output_tokens_per_second")),
-                    median_ttft_s=known(item.get("median_time_to_first_token_seconds")),
-                    median_ttfat_s=known(item.get("median_time_to_first_answer_token")),
-                    raw=item,
-                )
-            )
-        session.add(
-            ReportedImportRow(
-                source="artificialanalysis",
-                snapshot_date=snapshot,
-                path=str(path),
-                sha256=hashlib.sha256(raw).hexdigest(),
-                index_version="aa-v4.1",
-                models=len(data),
-                matched=matched,
-                notes={"importer": "tests/web stand-in"},
-            )
-        )
-    return len(data)
-
-
 def import_reported_fixture(store: Store) -> None:
-    """Import the reference snapshot with the public importer (stand-in until it exists)."""
-    try:
-        module = importlib.import_module("modelatlas.catalog.reported")
-    except ModuleNotFoundError:
-        _stand_in_import(store, FIXTURE)
-        return
-    module.import_reported(store, FIXTURE)
+    """Import the reference snapshot with the catalog's public importer."""
+    from modelatlas.catalog.reported import import_reported
+
+    import_reported(store, FIXTURE)
 
 
 @pytest.fixture(scope="session")

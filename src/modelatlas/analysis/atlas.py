@@ -17,11 +17,11 @@ what was reported; prices come from the catalog, else from the report.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -40,6 +40,7 @@ from modelatlas.index.definitions import IndexDefinition, builtin_definitions
 from modelatlas.store.base import Store
 
 E2E_ANSWER_TOKENS = 500
+T = TypeVar("T")
 
 SourceKind = Literal["measured", "reported", "catalog"]
 
@@ -231,6 +232,7 @@ class Atlas:
         self._aliases: dict[str, str] = {}
         self._classes: dict[str, derived.ComparisonClass] = {}
         self._stats: dict[tuple[str, str], ClassStat] = {}
+        self._memo: dict[tuple[Any, ...], Any] = {}
         self._build(reported, measured or {}, measured_evals or {})
 
     # -- building --------------------------------------------------------------------------
@@ -495,6 +497,30 @@ class Atlas:
                 out.setdefault(entry.creator_slug, entry.creator_name or entry.creator_slug)
         return dict(sorted(out.items(), key=lambda kv: kv[1].casefold()))
 
+    def memo(self, key: tuple[Any, ...], factory: Callable[[], T]) -> T:
+        """``factory()``, computed once per key for this atlas (pages, summaries, peers).
+
+        The atlas never changes once built (a store change builds a new one), so anything
+        derived from it can be kept for its lifetime.
+        """
+        try:
+            return cast(T, self._memo[key])
+        except KeyError:
+            value = factory()
+            self._memo[key] = value
+            return value
+
+    def peers(self, entry: Entry) -> list[Entry]:
+        """The entries of the model's comparison class."""
+        return self.memo(
+            ("peers", entry.slug),
+            lambda: [
+                self.entries[p.slug]
+                for p in self.comparison_class(entry).peers
+                if p.slug in self.entries
+            ],
+        )
+
     # -- classes ---------------------------------------------------------------------------
 
     @cached_property
@@ -528,13 +554,10 @@ class Atlas:
             return stat
         version = entry.index_version(metric) if metric in INDEX_METRICS else None
         values: list[tuple[str, float]] = []
-        for peer in self.comparison_class(entry).peers:
-            peer_entry = self.entries.get(peer.slug)
-            if peer_entry is None:
-                continue
+        for peer_entry in self.peers(entry):
             figure = self.figure_for(peer_entry, metric, version)
             if figure is not None:
-                values.append((peer.slug, figure.value))
+                values.append((peer_entry.slug, figure.value))
         average = statistics.fmean(v for _, v in values) if values else None
         stat = ClassStat(metric, average, tuple(s for s, _ in values), version)
         self._stats[key] = stat

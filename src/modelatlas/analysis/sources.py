@@ -126,7 +126,7 @@ def _evaluations(raw: dict[str, Any]) -> dict[str, float]:
     out: dict[str, float] = {}
     for key, value in raw.items():
         score = _score(value)
-        if score is None:
+        if score is None or ":" in key:  # "aa:<field>": a source field we do not know
             continue
         out[canonical_eval_key(key)] = score
     return out

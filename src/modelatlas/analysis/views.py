@@ -9,6 +9,7 @@ section without data carries the reason instead of a chart.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -27,8 +28,10 @@ from modelatlas.analysis.atlas import (
 from modelatlas.analysis.narrative import FaqItem
 from modelatlas.analysis.sources import DailyPoint, SampleResponse
 from modelatlas.catalog import derived
+from modelatlas.catalog.schema import Prices
 
 MAX_PEERS_IN_CHART = 14
+MAX_PEERS_IN_SCATTER = 60
 
 ChartKind = Literal["bar", "grouped", "stacked", "scatter", "line"]
 
@@ -235,6 +238,11 @@ def _caption(figures: Iterable[Figure | None], extra: str = "") -> str:
 
 
 def summary(atlas: Atlas, entry: Entry) -> ModelSummary:
+    """The model's head: the leaderboard row (computed once per atlas)."""
+    return atlas.memo(("summary", entry.slug), lambda: _summary(atlas, entry))
+
+
+def _summary(atlas: Atlas, entry: Entry) -> ModelSummary:
     model = entry.model
     cls = atlas.comparison_class(entry)
     size = derived.size_class(model.total_params)
@@ -348,12 +356,7 @@ def _facts(atlas: Atlas, entry: Entry) -> list[FactRow]:
 
 
 def _peer_entries(atlas: Atlas, entry: Entry) -> list[Entry]:
-    out = []
-    for peer in atlas.comparison_class(entry).peers:
-        peer_entry = atlas.entries.get(peer.slug)
-        if peer_entry is not None:
-            out.append(peer_entry)
-    return out
+    return atlas.peers(entry)
 
 
 def _bar_chart(
@@ -488,14 +491,24 @@ def _scatter(
         Point(slug=entry.slug, label=entry.name, x=x_fig.value, y=y_fig.value, highlight=True)
     ]
     figures: list[Figure | None] = [x_fig, y_fig]
+    candidates: list[tuple[float, Entry, Figure, Figure]] = []
     for peer in _peer_entries(atlas, entry):
         px = peer.figures.get(x_metric)
         py = atlas.figure_for(peer, y_metric, version)
         if px is None or py is None:
             continue
+        distance = abs(math.log(px.value / x_fig.value)) if log_x else abs(px.value - x_fig.value)
+        candidates.append((distance, peer, px, py))
+    candidates.sort(key=lambda c: c[0])
+    for _, peer, px, py in candidates[:MAX_PEERS_IN_SCATTER]:
         points.append(Point(slug=peer.slug, label=peer.name, x=px.value, y=py.value))
         figures += [px, py]
     extra = "" if len(points) > 1 else _no_peers_text(atlas, entry, version)
+    if len(candidates) > MAX_PEERS_IN_SCATTER:
+        extra = (
+            f"Showing the {MAX_PEERS_IN_SCATTER} comparable models closest in price of "
+            f"{len(candidates)}"
+        )
     chart = Chart(
         id=chart_id,
         title=title,
@@ -709,7 +722,11 @@ def _e2e_chart(atlas: Atlas, entry: Entry) -> tuple[Chart | None, str | None]:
 
 
 def model_page(atlas: Atlas, entry: Entry) -> ModelPage:
-    """Everything a model page shows."""
+    """Everything a model page shows (computed once per atlas)."""
+    return atlas.memo(("model_page", entry.slug), lambda: _model_page(atlas, entry))
+
+
+def _model_page(atlas: Atlas, entry: Entry) -> ModelPage:
     cls = atlas.comparison_class(entry)
     endpoints = endpoint_rows(atlas, entry)
     sections = [
@@ -920,21 +937,20 @@ def leaderboard(
     fields = ModelSummary.model_fields
     key = sort if sort in fields else "intelligence_index"
 
-    def sort_key(row: ModelSummary) -> tuple[int, float | str]:
-        value = getattr(row, key)
-        if value is None:
-            return (1, 0.0)
-        if isinstance(value, bool):
-            value = float(value)
-        if isinstance(value, int | float):
-            return (0, -float(value) if descending else float(value))
-        return (0, str(value).casefold())
+    def known(row: ModelSummary) -> bool:
+        return getattr(row, key) is not None
 
-    rows.sort(key=lambda r: r.name.casefold())
-    rows.sort(key=sort_key)
-    if not descending and key in fields and rows and isinstance(getattr(rows[0], key), str):
-        pass
-    return rows
+    def value_of(row: ModelSummary) -> float | str:
+        value = getattr(row, key)
+        if isinstance(value, bool | int | float):
+            return float(value)
+        return str(value).casefold()
+
+    # Known values sorted (text ascending unless asked otherwise), unknown values last.
+    present = sorted((r for r in rows if known(r)), key=lambda r: r.name.casefold())
+    absent = sorted((r for r in rows if not known(r)), key=lambda r: r.name.casefold())
+    present.sort(key=value_of, reverse=descending)
+    return present + absent
 
 
 COMPARE_METRICS: tuple[tuple[str, str], ...] = (
@@ -1042,6 +1058,7 @@ def provider_page(
     entry: Entry,
     history: dict[str, list[DailyPoint]] | None = None,
     responses: Sequence[SampleResponse] = (),
+    price_history: dict[str, list[dict[str, object]]] | None = None,
 ) -> ProviderPage:
     rows = endpoint_rows(atlas, entry)
     charts: list[Chart] = []
@@ -1119,6 +1136,34 @@ def provider_page(
                     caption="Sources: measured here, daily medians of successful calls",
                 )
             )
+    names = {r.endpoint: r.provider_name for r in rows}
+    priced = {slug: points for slug, points in (price_history or {}).items() if points}
+    if priced:
+        series = []
+        for slug, points in priced.items():
+            days: list[str | float] = []
+            blended: list[float | None] = []
+            for point in points:
+                price_in, price_out = point.get("input"), point.get("output")
+                if isinstance(price_in, int | float) and isinstance(price_out, int | float):
+                    value = derived.blended_price(Prices(input=price_in, output=price_out))
+                else:
+                    value = None
+                days.append(str(point.get("effective_from")))
+                blended.append(value)
+            series.append(Series(name=names.get(slug, slug), x=days, y=blended))
+        charts.append(
+            Chart(
+                id="history-price",
+                title="Blended price (3:1) over time",
+                kind="line",
+                unit="USD / 1M tokens",
+                y_title="USD per 1M tokens",
+                series=series,
+                caption="Sources: catalog price history (each price from the date it took "
+                "effect; 0 or missing means unknown)",
+            )
+        )
     return ProviderPage(
         model=summary(atlas, entry),
         endpoints=rows,

@@ -35,7 +35,6 @@ from modelatlas.evals.runner import (
     resolve_benchmarks,
     resolve_target,
     run_eval,
-    serving,
 )
 
 app = typer.Typer(
@@ -309,9 +308,9 @@ def run_command(
         resolve_benchmarks(config.benchmarks)  # unknown names fail before any server starts
         progress = RichProgress(Console(stderr=True) if as_json else console)
         try:
-            with serving(target) as served, progress:
+            with progress:
                 result = asyncio.run(
-                    run_eval(store, served, config, resume_run_id=resume, progress=progress)
+                    run_eval(store, target, config, resume_run_id=resume, progress=progress)
                 )
         except KeyboardInterrupt:
             run_id = progress.run_id or resume

@@ -177,7 +177,11 @@ def resolve_target(
 @contextlib.contextmanager
 def serving(target: EvalTarget) -> Iterator[EvalTarget]:
     """The target with a callable URL: managed servers are started (and stopped after, if this
-    block started them)."""
+    block started them). A target that already has a URL is yielded as is."""
+    if target.base_url is not None and "{port}" not in target.base_url:
+        target.spec()
+        yield target
+        return
     if target.managed == "llama-cpp":
         from modelatlas.endpoints import local
 
@@ -501,11 +505,14 @@ class _Runner:
             keep_events=True,
         )
         needs_client = any(u.key not in hits and u.request is not None for u in pending)
-        client = EndpointClient(self.target.spec(), options) if needs_client else None
+        client: EndpointClient | None = None
         workers = max(self.limiter.maximum, 2)
         try:
             async with contextlib.AsyncExitStack() as stack:
-                if client is not None:
+                if needs_client:
+                    # A managed server is started only when some call is not in the cache.
+                    self.target = stack.enter_context(serving(self.target))
+                    client = EndpointClient(self.target.spec(), options)
                     await stack.enter_async_context(client)
                 tasks = [
                     asyncio.create_task(self._worker(queue, hits, client)) for _ in range(workers)
@@ -746,9 +753,10 @@ async def run_eval(
     resume_run_id: str | None = None,
     progress: RunProgress | None = None,
 ) -> EvalRunResult:
-    """Run (or resume) an evaluation against a served target; every item is stored as it ends.
+    """Run (or resume) an evaluation; every item is stored as it ends.
 
-    ``target.base_url`` must be callable (see :func:`serving`). On resume, the stored
+    A managed target (the embedded model) is started only if some call is not cached, and
+    stopped after if this run started it (see :func:`serving`). On resume, the stored
     config and sampling settings are used (``config`` only contributes ``concurrency``).
     """
     started = time.monotonic()
@@ -1311,8 +1319,7 @@ def run_sample(
             data_dir=str(data_dir) if data_dir is not None else None,
             label="sample",
         )
-        with serving(target) as served:
-            result = asyncio.run(run_eval(store, served, config, progress=progress))
+        result = asyncio.run(run_eval(store, target, config, progress=progress))
         return load_summary(store, result.run_id)
     finally:
         if own_store:

@@ -216,17 +216,25 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def leaderboard_page(atlas: AtlasDep, request: Request, filters: FilterDep) -> HTMLResponse:
-        rows = views.leaderboard(atlas, **filters)
         selected = {k: v for k, v in request.query_params.items() if v}
         query = str(request.url.query)
         csv_path = "/csv/leaderboard.csv" + (f"?{query}" if query else "")
-        return HTMLResponse(pages.leaderboard_html(renderer, atlas, rows, selected, csv_path))
+
+        def render() -> str:
+            rows = views.leaderboard(atlas, **filters)
+            return pages.leaderboard_html(renderer, atlas, rows, selected, csv_path)
+
+        html = atlas.memo(("html", "leaderboard"), render) if not selected else render()
+        return HTMLResponse(html)
 
     @app.get("/models/{slug}/", response_class=HTMLResponse, include_in_schema=False)
     def model_page_html(slug: str, atlas: AtlasDep) -> HTMLResponse:
         entry = entry_or_404(atlas, slug)
-        page = views.model_page(atlas, entry)
-        return HTMLResponse(pages.model_html(renderer, atlas, entry, page))
+        html = atlas.memo(
+            ("html", "model", entry.slug),
+            lambda: pages.model_html(renderer, atlas, entry, views.model_page(atlas, entry)),
+        )
+        return HTMLResponse(html)
 
     @app.get("/models/{slug}/providers/", response_class=HTMLResponse, include_in_schema=False)
     def providers_page_html(slug: str, atlas: AtlasDep) -> HTMLResponse:

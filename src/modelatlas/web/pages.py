@@ -111,15 +111,19 @@ def creators_html(renderer: Renderer, atlas: Atlas) -> str:
 
 
 def provider_page(atlas: Atlas, entry: Entry, store: Store | None) -> views.ProviderPage:
-    """The provider view, with the daily history and latest answers of measured endpoints."""
-    slugs = [m.endpoint_slug for m in entry.measured_endpoints]
-    if store is None or not slugs:
+    """The provider view: endpoints, daily history, price history and latest answers."""
+    if store is None or not entry.in_catalog:
         return views.provider_page(atlas, entry)
+    from modelatlas.catalog.repository import price_history
+
+    prices = {e.slug: price_history(store, e.slug) for e in atlas.catalog.endpoints_for(entry.slug)}
+    slugs = [m.endpoint_slug for m in entry.measured_endpoints]
     return views.provider_page(
         atlas,
         entry,
-        sources.endpoint_history(store, slugs),
-        sources.latest_responses(store, slugs),
+        sources.endpoint_history(store, slugs) if slugs else {},
+        sources.latest_responses(store, slugs) if slugs else [],
+        prices,
     )
 
 
