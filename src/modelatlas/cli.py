@@ -16,10 +16,12 @@ from rich.markup import escape
 
 from modelatlas import __version__
 from modelatlas.catalog.commands import app as catalog_app
+from modelatlas.catalog.reported import app as reported_app
 from modelatlas.endpoints.call_commands import call
 from modelatlas.endpoints.commands import sim_app
 from modelatlas.endpoints.local_commands import app as local_app
 from modelatlas.errors import UserError
+from modelatlas.evals.commands import app as eval_app
 from modelatlas.index.commands import app as index_app
 from modelatlas.store.commands import app as db_app
 
@@ -35,6 +37,8 @@ app.add_typer(local_app, name="local")
 app.add_typer(sim_app, name="sim")
 app.add_typer(db_app, name="db")
 app.add_typer(index_app, name="index")
+app.add_typer(eval_app, name="eval")
+app.add_typer(reported_app, name="reported")
 app.command(name="call")(call)
 
 

@@ -114,7 +114,8 @@ def test_store_and_lookup_round_trip(tmp_path: Path) -> None:
         found = cache.lookup(session, [k, "missing"])
     assert list(found) == [k]
     assert found[k].record.answer == "Answer: 4"
-    assert found[k].record.usage is not None and found[k].record.usage.completion_tokens == 3
+    used = found[k].record.usage
+    assert used is not None and used.completion_tokens == 3
     store.close()
 
 

@@ -250,7 +250,7 @@ def test_scores_items_stores_everything_and_costs_by_segment(
     assert c.cached_input == pytest.approx(100 * 0.5 / 1e6)
     assert c.reasoning == pytest.approx(50 * 2.0 / 1e6)
     assert c.answer == pytest.approx(150 * 2.0 / 1e6)
-    assert c.total == pytest.approx((400 + 50 + 100 + 300) / 1e6)
+    assert c.total is not None and c.total == pytest.approx((400 + 50 + 100 + 300) / 1e6)
     assert c.per_task == pytest.approx(c.total / 5)
 
     # Every item is stored with prompt, response, reasoning, score and its call.
@@ -481,3 +481,17 @@ def test_wilson_interval() -> None:
     assert low == 0.0 and high == pytest.approx(0.6576, abs=1e-3)
     low, high = wilson_interval(0.5, 100)
     assert low == pytest.approx(0.4038, abs=1e-3) and high == pytest.approx(0.5962, abs=1e-3)
+
+
+def test_unknown_price_is_unknown_cost_never_zero() -> None:
+    from modelatlas.evals.cost import TokenCounts, cost_of
+
+    tokens = TokenCounts(input=1000, cached_input=0, output=500, reasoning=100)
+    no_output_price = cost_of(tokens, PriceSheet(input=1.0, output=0.0))  # 0 means unknown
+    assert no_output_price.input == pytest.approx(1000 / 1e6)
+    assert no_output_price.reasoning is None and no_output_price.answer is None
+    assert no_output_price.total is None
+    assert no_output_price.unknown_prices == ["reasoning", "answer"]
+    # Segments without tokens cost 0 whatever their price; self-hosted costs 0 per token.
+    assert cost_of(tokens, PriceSheet(input=1.0, output=2.0)).cached_input == 0.0
+    assert cost_of(tokens, PriceSheet(self_hosted=True)).total == 0.0

@@ -31,7 +31,7 @@ from modelatlas.catalog import derived
 from modelatlas.catalog.schema import Prices
 
 MAX_PEERS_IN_CHART = 14
-MAX_PEERS_IN_SCATTER = 60
+MAX_PEERS_IN_SCATTER = 120
 
 ChartKind = Literal["bar", "grouped", "stacked", "scatter", "line"]
 
@@ -863,7 +863,7 @@ def _model_page(atlas: Atlas, entry: Entry) -> ModelPage:
         _section(
             "size",
             "Model size",
-            "Total and active parameters (active = total for dense models).",
+            "Total and active parameters (active is shown for mixture-of-experts models only).",
             [
                 _pair_chart(
                     atlas,

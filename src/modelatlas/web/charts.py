@@ -135,7 +135,7 @@ def _grouped(chart: Chart, *, stacked: bool) -> dict[str, Any]:
         **_LAYOUT,
         "barmode": "stack" if stacked else "group",
         "showlegend": True,
-        "legend": {"orientation": "h", "y": 1.12},
+        "legend": {"orientation": "h", "y": 1.12, "traceorder": "normal"},
         "xaxis": {
             "tickangle": -35,
             "automargin": True,

@@ -188,7 +188,9 @@ def score(item: Item, answer_text: str) -> ItemScore:
 
 def score_many(items: list[Item], answers: list[str]) -> list[ItemScore]:
     """Score many answers at once (all problems in parallel in the sandbox pool)."""
-    return SUITE.score_many([it.id for it in items], answers, _data_dir(items[0]) if items else None)
+    return SUITE.score_many(
+        [it.id for it in items], answers, _data_dir(items[0]) if items else None
+    )
 
 
 @register
