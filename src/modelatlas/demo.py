@@ -114,15 +114,44 @@ def render(result: DemoResult, store: Store, console: Console) -> None:
 
 
 def run_demo(
-    *, db: str | None = None, max_tokens: int = 128, console: Console | None = None
+    *,
+    db: str | None = None,
+    max_tokens: int = 128,
+    eval_items: int = 2,
+    eval_max_tokens: int = 384,
+    console: Console | None = None,
 ) -> DemoResult:
-    """Start (or reuse) the local model, measure it, store and print the results."""
+    """Start (or reuse) the local model, measure it, run a sample of the index, print it all."""
     console = console or Console(width=None if sys.stdout.isatty() else 140)
     store = open_store(db)
     with local.running_local_server() as server:
+        console.rule("1. Endpoint client: streamed requests")
         console.print(f"local model: {server.base_url} (SmolLM2-135M-Instruct Q4_1, llama.cpp)")
         spec = EndpointSpec(base_url=server.base_url, model=local.API_MODEL_ID)
         records = asyncio.run(measure(spec, DEMO_PROMPTS, max_tokens=max_tokens))
+        result = _store_and_render(store, records, max_tokens, console)
+        if eval_items > 0:
+            console.rule("2. Intelligence: a SAMPLE of the index benchmarks")
+            _sample_eval(store, eval_items, eval_max_tokens, console)
+    store.close()
+    return result
+
+
+def _sample_eval(store: Store, items: int, max_tokens: int, console: Console) -> None:
+    from modelatlas.evals.commands import render_summary
+    from modelatlas.evals.runner import run_sample
+
+    console.print(
+        f"{items} items of each benchmark, max_tokens {max_tokens}: a smoke run of the method, "
+        "not a score to compare (the index stays incomplete and says so)."
+    )
+    summary = run_sample(local.LOCAL_ENDPOINT_SLUG, limit=items, store=store, max_tokens=max_tokens)
+    render_summary(summary, console)
+
+
+def _store_and_render(
+    store: Store, records: list[tuple[str, CallRecord]], max_tokens: int, console: Console
+) -> DemoResult:
     with store.session() as session:
         run = start_run(
             session,
@@ -152,5 +181,4 @@ def run_demo(
         run_id = run.id
     result = DemoResult(run_id=run_id, records=records)
     render(result, store, console)
-    store.close()
     return result

@@ -120,7 +120,7 @@ def test_serve_binds_loopback_by_default() -> None:
     assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
 
 
-def test_empty_store_serves_the_builtin_catalog(tmp_path: object) -> None:
+def test_empty_store_serves_the_builtin_catalog() -> None:
     from modelatlas.store.base import open_store
 
     store = open_store()
