@@ -23,6 +23,7 @@ from modelatlas.endpoints.local_commands import app as local_app
 from modelatlas.errors import UserError
 from modelatlas.evals.commands import app as eval_app
 from modelatlas.index.commands import app as index_app
+from modelatlas.perf.commands import app as perf_app
 from modelatlas.store.commands import app as db_app
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(db_app, name="db")
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
+app.add_typer(perf_app, name="perf")
 app.add_typer(reported_app, name="reported")
 app.command(name="call")(call)
 
