@@ -12,6 +12,7 @@ import statistics
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -119,6 +120,8 @@ def run_demo(
     max_tokens: int = 128,
     eval_items: int = 2,
     eval_max_tokens: int = 384,
+    perf: bool = True,
+    out_dir: Path = Path("out"),
     console: Console | None = None,
 ) -> DemoResult:
     """Start (or reuse) the local model, measure it, run a sample of the index, print it all."""
@@ -133,8 +136,46 @@ def run_demo(
         if eval_items > 0:
             console.rule("2. Intelligence: a SAMPLE of the index benchmarks")
             _sample_eval(store, eval_items, eval_max_tokens, console)
+        if perf:
+            console.rule("3. Speed and latency: modelatlas perf on the local model")
+            _perf(store, out_dir, console)
     store.close()
     return result
+
+
+#: The demo's perf runs: the reference's sequential 1k-in/1k-out workload, then a small
+#: concurrency sweep (1, 2, 4 streams) on the short 100/300 workload.
+DEMO_PERF_RUNS: tuple[tuple[str, list[str]], ...] = (
+    (
+        "perf-1k-1k-sequential",
+        ["--workload", "1k-1k", "--mode", "sequential", "--requests", "2", "--warmup", "0"],
+    ),
+    (
+        "perf-100-300-sweep",
+        [
+            *("--workload", "100-300", "--mode", "sweep", "--concurrency", "1"),
+            *("--max-concurrency", "4", "--requests", "4", "--warmup", "0"),
+        ],
+    ),
+)
+
+
+def _perf(store: Store, out_dir: Path, console: Console) -> None:
+    from modelatlas.perf.commands import app as perf_app
+
+    for name, args in DEMO_PERF_RUNS:
+        plots = out_dir / name
+        console.print(f"[bold]{name}[/]: plots and JSON in {plots}/")
+        perf_app(
+            [
+                "run",
+                *("--endpoint", local.LOCAL_ENDPOINT_SLUG, "--db", store.url),
+                *("--ignore-eos", "--no-progress", "--plots", str(plots)),
+                *("--json-out", str(plots / "results.json")),
+                *args,
+            ],
+            standalone_mode=False,
+        )
 
 
 def _sample_eval(store: Store, items: int, max_tokens: int, console: Console) -> None:
