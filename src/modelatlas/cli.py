@@ -24,6 +24,7 @@ from modelatlas.errors import UserError
 from modelatlas.evals.commands import app as eval_app
 from modelatlas.index.commands import app as index_app
 from modelatlas.perf.commands import app as perf_app
+from modelatlas.web.commands import serve, site_app
 from modelatlas.store.commands import app as db_app
 
 app = typer.Typer(
@@ -42,6 +43,8 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(perf_app, name="perf")
 app.add_typer(reported_app, name="reported")
 app.command(name="call")(call)
+app.command(name="serve")(serve)
+app.add_typer(site_app, name="site")
 
 
 @app.command()
