@@ -139,8 +139,23 @@ def run_demo(
         if perf:
             console.rule("3. Speed and latency: modelatlas perf on the local model")
             _perf(store, out_dir, console)
+    console.rule("4. Pages: the static site")
+    _site(store, out_dir / "site", console)
     store.close()
     return result
+
+
+def _site(store: Store, out: Path, console: Console) -> None:
+    from modelatlas.web.site import build_site
+
+    report = build_site(out, store)
+    index = (out / "index.html").resolve()
+    console.print(
+        f"site: {report.models} model pages, {report.files} files in {report.seconds:.1f} s. "
+        f"Open [bold]file://{index}[/] (works offline), "
+        f"the local model's page at {out.resolve()}/models/smollm2-135m-instruct/index.html, "
+        "or run [bold]modelatlas serve[/] and open http://127.0.0.1:8000/"
+    )
 
 
 #: The demo's perf runs: the reference's sequential 1k-in/1k-out workload, then a small
