@@ -72,6 +72,17 @@ def _check_server_dependency() -> None:
             )
 
 
+def default_threads() -> int:
+    """llama.cpp threads: one core fewer than the machine has (at least one).
+
+    llama.cpp's threads spin while they wait for each other, so a server using every core
+    collapses as soon as anything else runs, including the client measuring it: on a 2-core
+    machine under load, 2 threads gave 1 token/s where 1 thread gave 16 (see the issue notes).
+    Leaving a core free keeps the measurement honest; ``--threads`` overrides it.
+    """
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 def _state_file() -> Path:
     return run_dir() / "local.json"
 
@@ -146,7 +157,7 @@ def start(
         "--host", "127.0.0.1",
         "--port", str(port),
         "--n_ctx", str(n_ctx),
-        "--n_threads", str(threads or max(1, os.cpu_count() or 1)),
+        "--n_threads", str(threads or default_threads()),
     ]  # fmt: skip
     log = log_path.open("ab")
     log.write(f"\n--- modelatlas local start {datetime.now(UTC).isoformat()}: {cmd}\n".encode())

@@ -21,10 +21,11 @@ def start(
     port: int = typer.Option(0, help="Port on 127.0.0.1 (0: a free one)."),
     n_ctx: int = typer.Option(8192, help="Context size the server allocates."),
     timeout: float = typer.Option(180.0, help="Seconds to wait until it answers."),
+    threads: int = typer.Option(0, help="llama.cpp threads (0: one fewer than the cores)."),
 ) -> None:
     """Start the local model server in the background and wait until it answers."""
     already = local.status()
-    server = local.start(port=port or None, n_ctx=n_ctx, timeout=timeout)
+    server = local.start(port=port or None, n_ctx=n_ctx, threads=threads or None, timeout=timeout)
     verb = "already running" if already else "started"
     console.print(
         f"local model {verb}: [bold]{server.base_url}[/] (pid {server.pid}, "
