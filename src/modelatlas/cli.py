@@ -24,8 +24,8 @@ from modelatlas.errors import UserError
 from modelatlas.evals.commands import app as eval_app
 from modelatlas.index.commands import app as index_app
 from modelatlas.perf.commands import app as perf_app
-from modelatlas.web.commands import serve, site_app
 from modelatlas.store.commands import app as db_app
+from modelatlas.web.commands import serve, site_app
 
 app = typer.Typer(
     name="modelatlas",

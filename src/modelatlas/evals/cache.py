@@ -11,6 +11,10 @@ The endpoint identity is the base URL; for a managed endpoint (the embedded llam
 whose port changes at each start) it is the catalog slug and URL template instead, so a cache
 survives restarts of the server. The repeat index is part of the key: K repeats are K calls.
 
+Calls to the optional LLM equality judge are cached in the same table under
+:func:`judge_key`: the same payload without a repeat, plus ``"kind": "equality_judge"`` and the
+judge prompt's version, so a verdict is reused only for exactly the same judge request.
+
 Entries live in the store (``eval_response_cache``), written in the same transaction as the
 item they answered, so a crash, SIGKILL or Ctrl-C loses at most the calls in flight.
 """
@@ -48,6 +52,19 @@ def request_key(endpoint: str, model: str, request: ChatRequest, repeat: int) ->
         "model": model,
         "request": request.model_dump(mode="json"),
         "repeat": repeat,
+    }
+    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+
+def judge_key(endpoint: str, model: str, request: ChatRequest, prompt_version: str) -> str:
+    """The cache key of one judge request (see the module docstring)."""
+    payload = {
+        "v": KEY_VERSION,
+        "kind": "equality_judge",
+        "prompt_version": prompt_version,
+        "endpoint": endpoint,
+        "model": model,
+        "request": request.model_dump(mode="json"),
     }
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 

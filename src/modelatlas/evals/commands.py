@@ -24,15 +24,18 @@ from rich.table import Table
 
 from modelatlas.errors import UserError
 from modelatlas.evals.runner import (
+    JUDGE_MAX_TOKENS,
     EvalConfig,
     EvalSummary,
     EvalTarget,
     ItemOutcome,
+    JudgeSummary,
     get_run,
     list_runs,
     load_summary,
     rescore_run,
     resolve_benchmarks,
+    resolve_judge,
     resolve_target,
     run_eval,
 )
@@ -138,15 +141,21 @@ def render_summary(summary: EvalSummary, console: Console | None = None) -> None
         f"{summary.from_cache} from the cache); time per task {_secs(summary.time_per_task_s)}; "
         f"median output speed {speed}"
     )
+    if summary.judge is not None:
+        render_judge(summary.judge, console)
     for index in summary.indices:
         if index.value is None:
             ran = ", ".join(f"{k}<-{v}" for k, v in index.components.items()) or "none"
             console.print(
                 f"{index.title} ({index.definition} v{index.version}): [bold]incomplete[/] - "
-                f"missing {', '.join(index.missing)} (ran: {ran})"
+                f"missing {', '.join(index.missing)} (ran: {ran}); no CI"
             )
         else:
-            ci = "" if index.ci_low is None else f" (95% CI {index.ci_low:.1f}-{index.ci_high:.1f})"
+            ci = (
+                f" ({escape(index.ci_note or 'no CI')})"
+                if index.ci_low is None
+                else f" (95% bootstrap CI {index.ci_low:.1f}-{index.ci_high:.1f})"
+            )
             label = " [SAMPLE]" if index.sample else ""
             console.print(
                 f"{index.title} ({index.definition} v{index.version}): "
@@ -156,6 +165,22 @@ def render_summary(summary: EvalSummary, console: Console | None = None) -> None
         console.print(f"[yellow]{escape(summary.sample_note)}[/]")
     for note in summary.notes:
         console.print(f"note: {escape(note)}")
+
+
+def render_judge(judge: JudgeSummary, console: Console) -> None:
+    """The pinned LLM equality judge: what it checked, and its own tokens and cost."""
+    t, c = judge.tokens, judge.cost
+    console.print(
+        f"judge {escape(judge.endpoint)} ({escape(judge.model)}, prompt v{judge.prompt_version}, "
+        f"temperature {judge.temperature:g}) on {', '.join(judge.benchmarks) or 'no benchmark'}: "
+        f"checked {judge.checked}, equivalent {judge.equivalent}, not equivalent "
+        f"{judge.not_equivalent}, unparseable {judge.unparseable} (excluded), failed "
+        f"{judge.errors}; {judge.calls} called, {judge.from_cache} from the cache"
+    )
+    console.print(
+        f"judge tokens (not the model's): input {t.input:,}, output {t.output:,}; "
+        f"judge cost {_usd(c.total)} (prices: {c.price_source or 'unknown'})"
+    )
 
 
 class RichProgress:
@@ -274,6 +299,26 @@ def run_command(
     label: Annotated[
         str | None, typer.Option("--label", help="A note stored with the run.")
     ] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            "--judge",
+            help="Catalog endpoint slug of an LLM equality judge, asked (temperature 0, cached) "
+            "only where exact / math-verify matching fails on math benchmarks.",
+        ),
+    ] = None,
+    judge_base_url: Annotated[
+        str | None, typer.Option("--judge-base-url", help="Judge URL (ends before /chat/...).")
+    ] = None,
+    judge_model: Annotated[
+        str | None, typer.Option("--judge-model", help="Judge API model id (--judge-base-url).")
+    ] = None,
+    judge_api_key_env: Annotated[
+        str | None, typer.Option("--judge-api-key-env", help="Variable holding the judge's key.")
+    ] = None,
+    judge_max_tokens: Annotated[
+        int, typer.Option("--judge-max-tokens", min=1, help="max_tokens of judge requests.")
+    ] = JUDGE_MAX_TOKENS,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -281,6 +326,26 @@ def run_command(
     console = _console()
     store = _open(db)
     try:
+        wants_judge = judge is not None or judge_base_url is not None
+        if resume is not None and wants_judge:
+            raise UserError(
+                "A resumed run keeps the judge it was started with.",
+                hint="Drop --judge / --judge-base-url with --resume.",
+            )
+        if judge_base_url is None and (judge_model or judge_api_key_env) and judge is None:
+            raise UserError("--judge-model and --judge-api-key-env need --judge-base-url.")
+        judge_settings = (
+            resolve_judge(
+                judge,
+                store=store,
+                base_url=judge_base_url,
+                model=judge_model,
+                api_key_env=judge_api_key_env,
+                max_tokens=judge_max_tokens,
+            )
+            if wants_judge
+            else None
+        )
         if resume is not None:
             target = _stored_target(store, resume)
         else:
@@ -304,6 +369,7 @@ def run_command(
             request_seed=request_seed,
             data_dir=str(data_dir) if data_dir else None,
             label=label,
+            judge=judge_settings,
         )
         resolve_benchmarks(config.benchmarks)  # unknown names fail before any server starts
         progress = RichProgress(Console(stderr=True) if as_json else console)
@@ -325,6 +391,7 @@ def run_command(
                 {
                     **summary.model_dump(mode="json"),
                     "calls_made_now": result.calls_made,
+                    "judge_calls_made_now": result.judge_calls_made,
                     "concurrency": result.concurrency,
                 }
             )
@@ -337,6 +404,11 @@ def run_command(
             f"{conc.get('initial')} -> {conc.get('final')} (lowest {conc.get('lowest')}, "
             f"{conc.get('rate_limited_responses')} rate-limited responses)"
         )
+        if config.judge is not None or result.judge_calls_made or result.judge_from_cache:
+            console.print(
+                f"judge this invocation: {result.judge_calls_made} calls, "
+                f"{result.judge_from_cache} from cache"
+            )
     finally:
         store.close()
 
@@ -466,6 +538,8 @@ def _item_rows(store: Any, run_id: str) -> list[dict[str, Any]]:
                 "cost_usd": r.cost_usd,
                 "e2e_s": r.e2e_s,
                 "from_cache": r.from_cache,
+                "excluded": r.excluded,
+                "judge": r.judge or None,
                 "answer_text": r.answer_text,
             }
             for r in rows
@@ -478,7 +552,8 @@ def rescore_command(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Re-score a run's stored responses with the current scorers (makes no calls)."""
+    """Re-score a run's stored responses with the current scorers (no model calls; the run's
+    judge is asked only for checks not in the cache)."""
     store = _open(db)
     try:
         report = rescore_run(store, run_id)
@@ -492,6 +567,11 @@ def rescore_command(
     console.print(
         f"rescored {report.rescored} responses: {report.changed} changed score or extraction"
     )
+    if report.summary.judge is not None:
+        console.print(
+            f"judge: {report.judge_calls} new calls, {report.judge_from_cache} verdicts "
+            "from the cache"
+        )
     for key, versions in report.versions.items():
         console.print(
             f"  {key}: scored with version {', '.join(versions[:-1])}, now {versions[-1]}"

@@ -22,6 +22,15 @@ window of requests sent at the same limit) and grows back by one after each wind
 successes without a 429. Rate-limited requests are retried by the runner (up to
 ``max_rate_limit_retries`` times, honouring Retry-After); other transient failures are retried
 by the endpoint client (``max_attempts``).
+
+An optional LLM equality judge (``EvalConfig.judge``, pinned: endpoint, model id, prompt
+version, temperature 0) is asked only where exact / math-verify matching failed on a benchmark
+that allows it (math: :func:`judge_allowed` and
+:func:`~modelatlas.evals.scorers.math.needs_equality_check`). Its calls go through an
+:class:`EndpointClient` of their own, are cached in the response cache under
+:func:`~modelatlas.evals.cache.judge_key`, and are stored on the item (``EvalItemRow.judge``)
+with their own tokens and cost, reported apart from the model's. It fails closed: an
+unparseable verdict (or a judge call that failed) excludes the item, counted and reported.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
@@ -56,13 +65,23 @@ from modelatlas.endpoints.records import CallRecord, EndpointCallError, ErrorKin
 from modelatlas.endpoints.tokens import count_tokens
 from modelatlas.errors import NotFoundError, UserError
 from modelatlas.evals import cache
-from modelatlas.evals.core import Benchmark, Item, ItemScore, summarize_extraction
+from modelatlas.evals.core import Benchmark, Category, Item, ItemScore, summarize_extraction
 from modelatlas.evals.cost import Cost, PriceSheet, TokenCounts, cost_from_json, cost_of, tokens_of
 from modelatlas.evals.registry import get_benchmark
+from modelatlas.evals.scorers.math import (
+    EQUALITY_PROMPT_VERSION,
+    JudgeSpec,
+    apply_equality_verdict,
+    equality_messages,
+    needs_equality_check,
+)
 from modelatlas.store.base import Store, open_store
 from modelatlas.store.calls import call_row, finish_run, start_run
 from modelatlas.store.eval_tables import EvalItemRow
 from modelatlas.store.run_tables import RunRow
+
+if TYPE_CHECKING:
+    from modelatlas.index.definitions import IndexDefinition
 
 NON_REASONING_MAX_TOKENS = 16_384
 """The reference site's max output for non-reasoning models."""
@@ -198,6 +217,293 @@ def serving(target: EvalTarget) -> Iterator[EvalTarget]:
     yield target
 
 
+# --- the LLM equality judge ----------------------------------------------------------------
+
+JUDGE_MAX_TOKENS = 16
+JUDGE_CONCURRENCY = 4
+JUDGE_TAG = "llm_equality"
+"""A benchmark tag that allows the judge on a benchmark outside the math category."""
+
+
+def judge_allowed(benchmark: Benchmark) -> bool:
+    """May the LLM equality judge look at this benchmark's wrong answers? (math answers only:
+    a multiple-choice letter or a program is never judged equivalent by an LLM)."""
+    return benchmark.category is Category.MATH or JUDGE_TAG in benchmark.tags
+
+
+class JudgeSettings(BaseModel):
+    """The pinned LLM equality judge of a run (stored with it, so rescore and resume reuse it)."""
+
+    target: EvalTarget
+    prompt_version: str = EQUALITY_PROMPT_VERSION
+    temperature: float = 0.0
+    max_tokens: int = Field(default=JUDGE_MAX_TOKENS, ge=1)
+    concurrency: int = Field(default=JUDGE_CONCURRENCY, ge=1)
+    benchmarks: list[str] = Field(default_factory=list)
+    """The run's benchmarks the judge may check (filled when the run starts)."""
+
+    def spec(self) -> JudgeSpec:
+        return JudgeSpec(
+            endpoint=self.target.identity,
+            model=self.target.api_model_id,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            prompt_version=self.prompt_version,
+        )
+
+    def request(self, gold: str, answer: str) -> ChatRequest:
+        return ChatRequest(
+            messages=[dict(m) for m in equality_messages(gold, answer)],
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            extra_body=dict(self.target.request_params),
+        )
+
+    def key(self, request: ChatRequest) -> str:
+        return cache.judge_key(
+            self.target.identity, self.target.api_model_id, request, self.prompt_version
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """What the run config records about the judge."""
+        return {
+            "endpoint": self.target.slug,
+            "identity": self.target.identity,
+            "model": self.target.api_model_id,
+            "prompt_version": self.prompt_version,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "benchmarks": list(self.benchmarks),
+        }
+
+
+def resolve_judge(
+    endpoint: str | None = None,
+    *,
+    store: Store | None = None,
+    base_url: str | None = None,
+    model: str | None = None,
+    api_key_env: str | None = None,
+    max_tokens: int = JUDGE_MAX_TOKENS,
+) -> JudgeSettings:
+    """The judge: a catalog endpoint (by slug) or an ad-hoc one (``base_url`` and ``model``)."""
+    if endpoint is None and base_url is None:
+        raise UserError("A judge needs an endpoint slug, or a base URL and a model id.")
+    target = resolve_target(
+        endpoint, store=store, base_url=base_url, model=model, api_key_env=api_key_env
+    )
+    return JudgeSettings(target=target, max_tokens=max_tokens)
+
+
+class JudgeOutcome(BaseModel):
+    """One judge check of one answer (stored as ``EvalItemRow.judge``)."""
+
+    key: str
+    outcome: Literal["equivalent", "not_equivalent", "unparseable", "error"]
+    verdict: str | None = None
+    error: str | None = None
+    from_cache: bool = False
+    call_id: int | None = None
+    attempts: int = 0
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    tokens_source: str | None = None
+    cost: dict[str, Any] = Field(default_factory=dict)
+    cost_usd: float | None = None
+
+
+@dataclass
+class _JudgeCheck:
+    """A judge check in flight: the outcome, and the call to store when one was made."""
+
+    outcome: JudgeOutcome
+    request: ChatRequest
+    record: CallRecord | None  # set when this check made a call (not from the cache)
+
+
+class _Judge:
+    """Asks the pinned judge; the client (and a managed server) is opened on the first miss."""
+
+    def __init__(
+        self,
+        settings: JudgeSettings,
+        store: Store,
+        *,
+        max_attempts: int = 8,
+        max_rate_limit_retries: int = 30,
+        retry_backoff_s: float = 0.5,
+        lock: asyncio.Lock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.spec = settings.spec()
+        self.store = store
+        self.limiter = AdaptiveConcurrency(settings.concurrency)
+        self.max_attempts = max_attempts
+        self.max_rate_limit_retries = max_rate_limit_retries
+        self.retry_backoff_s = retry_backoff_s
+        self.db_lock = lock or asyncio.Lock()
+        self.stack: contextlib.AsyncExitStack | None = None
+        self.client: EndpointClient | None = None
+        self._open_lock = asyncio.Lock()
+        self._rng = random.Random(1)
+        self.calls_made = 0
+        self.from_cache = 0
+
+    def applies(self, benchmark: str, score: ItemScore | None) -> bool:
+        return (
+            score is not None
+            and benchmark in self.settings.benchmarks
+            and needs_equality_check(score)
+        )
+
+    async def _client(self) -> EndpointClient:
+        async with self._open_lock:
+            if self.client is None:
+                assert self.stack is not None
+                target = self.stack.enter_context(serving(self.settings.target))
+                options = ClientOptions(
+                    max_attempts=self.max_attempts,
+                    retry_on=DEFAULT_RETRY_ON - {ErrorKind.RATE_LIMITED},
+                    keep_events=False,
+                )
+                client = EndpointClient(target.spec(), options)
+                self.client = await self.stack.enter_async_context(client)
+            return self.client
+
+    def _lookup(self, key: str) -> cache.CachedResponse | None:
+        with self.store.session() as session:
+            return cache.lookup(session, [key]).get(key)
+
+    async def check(
+        self, gold: str, score: ItemScore, previous: dict[str, Any] | None = None
+    ) -> tuple[ItemScore, _JudgeCheck]:
+        """The score after the judge's verdict (fail-closed), and the check to store.
+
+        ``previous``: the item's stored check; when it is the same request with a verdict, its
+        call id and provenance are kept (rescoring makes no new call for it).
+        """
+        assert score.extracted is not None
+        request = self.settings.request(gold, score.extracted)
+        key = self.settings.key(request)
+        async with self.db_lock:
+            hit = await asyncio.to_thread(self._lookup, key)
+        made: CallRecord | None = None
+        attempts = 0
+        if hit is not None:
+            self.from_cache += 1
+            record = hit.record
+        else:
+            client = await self._client()
+            record, attempts = await _call_with_retries(
+                client,
+                request,
+                self.limiter,
+                retries=self.max_rate_limit_retries,
+                backoff_s=self.retry_backoff_s,
+                rng=self._rng,
+            )
+            self.calls_made += 1
+            made = record
+        tokens = tokens_of(record)
+        cost = cost_of(tokens, self.settings.target.prices)
+        outcome = JudgeOutcome(
+            key=key,
+            outcome="error",
+            from_cache=hit is not None,
+            call_id=hit.call_id if hit is not None else None,
+            attempts=attempts,
+            input_tokens=tokens.input,
+            cached_input_tokens=tokens.cached_input,
+            output_tokens=tokens.output,
+            reasoning_tokens=tokens.reasoning,
+            tokens_source=tokens.source,
+            cost=cost.model_dump(mode="json"),
+            cost_usd=cost.total,
+        )
+        if record.error is not None:
+            outcome.error = f"{record.error.kind.value}: {record.error.message}"[:500]
+            details = {**score.details, "judge": f"{self.spec.endpoint}/{self.spec.model}"}
+            judged = score.model_copy(
+                update={"excluded": True, "reason": "judge call failed", "details": details}
+            )
+        else:
+            outcome.verdict = record.answer or ""
+            judged = apply_equality_verdict(score, outcome.verdict, self.spec)
+            if judged.excluded:
+                outcome.outcome = "unparseable"
+            else:
+                outcome.outcome = "equivalent" if judged.score >= 1.0 else "not_equivalent"
+        if previous and previous.get("key") == key and previous.get("outcome") != "error":
+            outcome.from_cache = bool(previous.get("from_cache"))
+            outcome.call_id = previous.get("call_id")
+            outcome.attempts = int(previous.get("attempts") or 0)
+        return judged, _JudgeCheck(outcome, request, made)
+
+    def store_call(self, session: Session, check: _JudgeCheck, run_id: str, label: str) -> None:
+        """Record a call this check made (and cache its response) in ``session``."""
+        if check.record is None:
+            return
+        row = call_row(
+            check.record,
+            run_id=run_id,
+            endpoint_slug=self.settings.target.slug,
+            request=check.request,
+            label=f"judge:{label}",
+        )
+        session.add(row)
+        session.flush()
+        check.outcome.call_id = row.id
+        cache.store_response(
+            session,
+            key=check.outcome.key,
+            endpoint=self.settings.target.identity,
+            request=check.request,
+            repeat=0,
+            record=check.record,
+            call_id=row.id,
+        )
+
+
+async def _call_with_retries(
+    client: EndpointClient,
+    request: ChatRequest,
+    limiter: AdaptiveConcurrency,
+    *,
+    retries: int,
+    backoff_s: float,
+    rng: random.Random,
+) -> tuple[CallRecord, int]:
+    """One request through ``limiter``, retried on rate limiting (Retry-After honoured).
+
+    Raises :class:`EndpointCallError` when the endpoint was never reached.
+    """
+    attempts = 0
+    for retry in range(retries + 1):
+        async with limiter.slot() as ticket:
+            record = await client.chat(request)
+            attempts += record.attempts
+            error = record.error
+            if error is None:
+                ticket.outcome = "ok"
+            elif error.kind is ErrorKind.RATE_LIMITED:
+                ticket.outcome = "rate_limited"
+        if error is None or error.kind is not ErrorKind.RATE_LIMITED:
+            break
+        if retry == retries:
+            break
+        backoff = rng.uniform(0.0, min(30.0, backoff_s * 2**retry))
+        await asyncio.sleep(max(backoff, min(error.retry_after_s or 0.0, 300.0)))
+    if (
+        record.error is not None
+        and record.error.kind is ErrorKind.CONNECT_FAILED
+        and not client.reached
+    ):
+        raise EndpointCallError(record.url, record.error)
+    return record, attempts
+
+
 # --- settings ------------------------------------------------------------------------------
 
 
@@ -306,6 +612,8 @@ class EvalConfig(BaseModel):
     max_rate_limit_retries: int = Field(default=30, ge=0)
     retry_backoff_s: float = Field(default=0.5, ge=0)
     """Base of the exponential backoff (full jitter) between rate-limited attempts."""
+    judge: JudgeSettings | None = None
+    """The pinned LLM equality judge (None: exact / math-verify matching only)."""
 
 
 # --- adaptive concurrency ------------------------------------------------------------------
@@ -429,6 +737,8 @@ class EvalRunResult:
     errors: int
     concurrency: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    judge_calls_made: int = 0
+    judge_from_cache: int = 0
 
 
 def _default_concurrency(target: EvalTarget) -> int:
@@ -460,6 +770,16 @@ class _Runner:
         self.from_cache = 0
         self.errors = 0
         self._rng = random.Random(0)
+        self.judge: _Judge | None = None
+        if config.judge is not None:
+            self.judge = _Judge(
+                config.judge,
+                store,
+                max_attempts=config.max_attempts,
+                max_rate_limit_retries=config.max_rate_limit_retries,
+                retry_backoff_s=config.retry_backoff_s,
+                lock=self.write_lock,
+            )
 
     def build_units(self, benchmarks: Sequence[Benchmark]) -> list[_Unit]:
         data_dir = Path(self.config.data_dir) if self.config.data_dir else None
@@ -509,6 +829,8 @@ class _Runner:
         workers = max(self.limiter.maximum, 2)
         try:
             async with contextlib.AsyncExitStack() as stack:
+                if self.judge is not None:
+                    self.judge.stack = stack
                 if needs_client:
                     # A managed server is started only when some call is not in the cache.
                     self.target = stack.enter_context(serving(self.target))
@@ -555,29 +877,14 @@ class _Runner:
         await self._save(unit, record, hit=None, attempts=attempts)
 
     async def _call(self, client: EndpointClient, request: ChatRequest) -> tuple[CallRecord, int]:
-        attempts = 0
-        for retry in range(self.config.max_rate_limit_retries + 1):
-            async with self.limiter.slot() as ticket:
-                record = await client.chat(request)
-                attempts += record.attempts
-                error = record.error
-                if error is None:
-                    ticket.outcome = "ok"
-                elif error.kind is ErrorKind.RATE_LIMITED:
-                    ticket.outcome = "rate_limited"
-            if error is None or error.kind is not ErrorKind.RATE_LIMITED:
-                break
-            if retry == self.config.max_rate_limit_retries:
-                break
-            backoff = self._rng.uniform(0.0, min(30.0, self.config.retry_backoff_s * 2**retry))
-            await asyncio.sleep(max(backoff, min(error.retry_after_s or 0.0, 300.0)))
-        if (
-            record.error is not None
-            and record.error.kind is ErrorKind.CONNECT_FAILED
-            and not client.reached
-        ):
-            raise EndpointCallError(record.url, record.error)
-        return record, attempts
+        return await _call_with_retries(
+            client,
+            request,
+            self.limiter,
+            retries=self.config.max_rate_limit_retries,
+            backoff_s=self.config.retry_backoff_s,
+            rng=self._rng,
+        )
 
     async def _save(
         self,
@@ -597,9 +904,16 @@ class _Runner:
                 finish_reason=record.finish_reason,
                 think_unclosed=record.think_unclosed,
             )
+        check: _JudgeCheck | None = None
+        if (
+            self.judge is not None
+            and score is not None
+            and self.judge.applies(unit.benchmark.key, score)
+        ):
+            score, check = await self.judge.check(unit.item.target, score)
         async with self.write_lock:
             outcome = await asyncio.to_thread(
-                self._write, unit, record, score, hit, attempts, unfit
+                self._write, unit, record, score, hit, attempts, unfit, check
             )
         if outcome.error is not None:
             self.errors += 1
@@ -614,6 +928,7 @@ class _Runner:
         hit: cache.CachedResponse | None,
         attempts: int,
         unfit: bool,
+        check: _JudgeCheck | None = None,
     ) -> ItemOutcome:
         tokens: TokenCounts | None = tokens_of(record) if record is not None else None
         cost: Cost | None = cost_of(tokens, self.target.prices) if tokens is not None else None
@@ -645,6 +960,9 @@ class _Runner:
                         record=record,
                         call_id=call_id,
                     )
+            if check is not None and self.judge is not None:
+                label = f"{unit.benchmark.key}/{unit.item.id}#{unit.repeat}"
+                self.judge.store_call(session, check, self.run_id, label)
             session.execute(
                 delete(EvalItemRow).where(
                     EvalItemRow.run_id == self.run_id,
@@ -689,6 +1007,7 @@ class _Runner:
                     attempts=attempts,
                     cost_usd=cost.total if cost is not None else None,
                     cost=cost.model_dump(mode="json") if cost is not None else {},
+                    judge=check.outcome.model_dump(mode="json") if check is not None else {},
                 )
             )
         return ItemOutcome(
@@ -792,6 +1111,11 @@ async def run_eval(
     else:
         benchmarks = resolve_benchmarks(config.benchmarks)
         config = config.model_copy(update={"benchmarks": [b.key for b in benchmarks]})
+        if config.judge is not None:
+            allowed = [b.key for b in benchmarks if judge_allowed(b)]
+            config = config.model_copy(
+                update={"judge": config.judge.model_copy(update={"benchmarks": allowed})}
+            )
         sampling = sampling_for(
             target,
             temperature=config.temperature,
@@ -822,6 +1146,7 @@ async def run_eval(
                     "sample": _is_sample(benchmarks, config.limit),
                     "label": config.label,
                     "units": len(units),
+                    "judge": config.judge.describe() if config.judge is not None else None,
                 },
             )
             runner.run_id = run.id
@@ -850,6 +1175,8 @@ async def run_eval(
         errors=runner.errors,
         concurrency=runner.limiter.stats(),
         elapsed_s=time.monotonic() - started,
+        judge_calls_made=runner.judge.calls_made if runner.judge is not None else 0,
+        judge_from_cache=runner.judge.from_cache if runner.judge is not None else 0,
     )
 
 
@@ -912,6 +1239,12 @@ class BenchmarkResult(BaseModel):
     extraction_failed: int = 0
     extraction_failure_rate: float = 0.0
     excluded: int = 0
+    judge_checked: int = 0
+    """Answers the LLM equality judge looked at (exact / math-verify matching had failed)."""
+    judge_equivalent: int = 0
+    """Of those, answers the judge found equivalent (scored correct)."""
+    judge_unparseable: int = 0
+    """Of those, answers excluded because the verdict could not be read (fail-closed)."""
     errors: int = 0
     from_cache: int = 0
     scorer_versions: list[str] = Field(default_factory=list)
@@ -933,7 +1266,33 @@ class IndexSummary(BaseModel):
     sub_indices: dict[str, float | None] = Field(default_factory=dict)
     ci_low: float | None = None
     ci_high: float | None = None
+    ci_method: str | None = None
+    """How the interval was computed; None when there is none (see ``ci_note``)."""
+    ci_note: str | None = None
+    """Why there is no interval (an incomplete index has none)."""
     sample: bool = False
+
+
+class JudgeSummary(BaseModel):
+    """What the LLM equality judge did over a run; its tokens and cost are not the model's."""
+
+    endpoint: str
+    model: str
+    prompt_version: str
+    temperature: float
+    benchmarks: list[str]
+    checked: int = 0
+    equivalent: int = 0
+    not_equivalent: int = 0
+    unparseable: int = 0
+    """Verdicts that could not be read: those items are excluded from accuracy."""
+    errors: int = 0
+    """Judge calls that failed: those items are excluded too (``eval rescore`` retries them)."""
+    calls: int = 0
+    """Checks answered by a call this run made (the rest came from the cache)."""
+    from_cache: int = 0
+    tokens: TokenTotals = Field(default_factory=TokenTotals)
+    cost: CostTotals = Field(default_factory=CostTotals)
 
 
 class EvalSummary(BaseModel):
@@ -960,6 +1319,10 @@ class EvalSummary(BaseModel):
     time_per_task_s: float | None
     median_output_speed_tps: float | None
     indices: list[IndexSummary]
+    judge: JudgeSummary | None = None
+    """The pinned LLM equality judge and what it did (None: no judge)."""
+    judge_unparseable: int = 0
+    """Items excluded because the judge's verdict could not be read (fail-closed)."""
     notes: list[str] = Field(default_factory=list)
 
 
@@ -977,7 +1340,10 @@ def _token_totals(rows: Sequence[EvalItemRow]) -> TokenTotals:
 
 
 def _cost_totals(rows: Sequence[EvalItemRow], price_source: str | None) -> CostTotals:
-    costs = [cost_from_json(r.cost) for r in rows if r.error_kind is None]
+    return _sum_costs([cost_from_json(r.cost) for r in rows if r.error_kind is None], price_source)
+
+
+def _sum_costs(costs: Sequence[Cost], price_source: str | None) -> CostTotals:
     out = CostTotals(price_source=price_source)
     if not costs:
         return out
@@ -990,6 +1356,44 @@ def _cost_totals(rows: Sequence[EvalItemRow], price_source: str | None) -> CostT
     out.per_task = None if summed.total is None else summed.total / len(costs)
     out.unknown_prices = summed.unknown_prices
     return out
+
+
+def _judged(rows: Sequence[EvalItemRow]) -> list[dict[str, Any]]:
+    """The stored judge checks of the scored rows."""
+    return [r.judge for r in rows if r.error_kind is None and r.judge]
+
+
+def _judge_summary(rows: Sequence[EvalItemRow], described: dict[str, Any]) -> JudgeSummary:
+    checks = _judged(rows)
+    outcomes = [c.get("outcome") for c in checks]
+    tokens = TokenTotals()
+    sources = {c.get("tokens_source") for c in checks if c.get("tokens_source")}
+    for c in checks:
+        tokens.input += int(c.get("input_tokens") or 0)
+        tokens.cached_input += int(c.get("cached_input_tokens") or 0)
+        tokens.output += int(c.get("output_tokens") or 0)
+        tokens.reasoning += int(c.get("reasoning_tokens") or 0)
+    tokens.answer = max(tokens.output - tokens.reasoning, 0)
+    tokens.source = next(iter(sources)) if len(sources) == 1 else ("mixed" if sources else None)
+    target = described.get("target") or {}
+    price_source = (target.get("prices") or {}).get("source")
+    costs = [cost_from_json(c.get("cost")) for c in checks if c.get("outcome") != "error"]
+    return JudgeSummary(
+        endpoint=str(target.get("slug") or ""),
+        model=str(target.get("api_model_id") or ""),
+        prompt_version=str(described.get("prompt_version") or ""),
+        temperature=float(described.get("temperature") or 0.0),
+        benchmarks=list(described.get("benchmarks") or []),
+        checked=len(checks),
+        equivalent=outcomes.count("equivalent"),
+        not_equivalent=outcomes.count("not_equivalent"),
+        unparseable=outcomes.count("unparseable"),
+        errors=outcomes.count("error"),
+        calls=sum(1 for c in checks if not c.get("from_cache") and c.get("outcome") != "error"),
+        from_cache=sum(1 for c in checks if c.get("from_cache")),
+        tokens=tokens,
+        cost=_sum_costs(costs, price_source),
+    )
 
 
 def _median(values: Sequence[float | None]) -> float | None:
@@ -1027,6 +1431,7 @@ def _benchmark_result(
         )
         for r in scored
     )
+    checks = _judged(rows)
     accuracy = ci_low = ci_high = None
     if credits:
         p = statistics.fmean(credits.values())
@@ -1047,6 +1452,9 @@ def _benchmark_result(
         extraction_failed=extraction.extraction_failed,
         extraction_failure_rate=extraction.failure_rate,
         excluded=extraction.excluded,
+        judge_checked=len(checks),
+        judge_equivalent=sum(1 for c in checks if c.get("outcome") == "equivalent"),
+        judge_unparseable=sum(1 for c in checks if c.get("outcome") == "unparseable"),
         errors=sum(1 for r in rows if r.error_kind is not None),
         from_cache=sum(1 for r in rows if r.from_cache),
         scorer_versions=sorted({r.scorer_version for r in scored if r.scorer_version}),
@@ -1067,20 +1475,29 @@ def component_key(definition: Any, benchmark_key: str) -> str | None:
     return next((c for c in candidates if c in keys), None)
 
 
+INDEX_CI_BOOTSTRAPS = 1000
+INDEX_CI_SEED = 0
+
+
 def index_summaries(
     accuracies: dict[str, float],
     credits: dict[str, list[float]],
     *,
     sample: bool,
-    definitions: Sequence[str] = INDEX_DEFINITIONS,
+    definitions: Sequence[str | IndexDefinition] = INDEX_DEFINITIONS,
 ) -> list[IndexSummary]:
-    """Each index over the benchmarks that ran; incomplete (no value) when any is missing."""
+    """Each index over the benchmarks that ran; incomplete (no value) when any is missing.
+
+    A complete index gets a 95% bootstrap interval from the run's per-item credits, items
+    resampled within each component (:func:`modelatlas.index.compute.bootstrap_ci`); an
+    incomplete one has neither value nor interval, and says so in ``ci_note``.
+    """
     from modelatlas.index.compute import bootstrap_ci, compute_index
     from modelatlas.index.definitions import get_definition
 
     out: list[IndexSummary] = []
     for name in definitions:
-        definition = get_definition(name)
+        definition = get_definition(name) if isinstance(name, str) else name
         used: dict[str, str] = {}
         for bench in accuracies:
             comp = component_key(definition, bench)
@@ -1088,10 +1505,23 @@ def index_summaries(
                 used[comp] = bench
         result = compute_index(definition, {c: accuracies[b] for c, b in used.items()})
         low = high = None
-        if result.value is not None:
-            boot = bootstrap_ci(definition, {c: credits[b] for c, b in used.items()}, n_boot=1000)
+        method: str | None = None
+        note: str | None = f"no CI: index {result.status}"
+        if result.missing:
+            note = f"{note} (missing {', '.join(result.missing)})"
+        items = {c: credits.get(b, []) for c, b in used.items()}
+        if result.value is not None and all(items.values()):
+            boot = bootstrap_ci(definition, items, n_boot=INDEX_CI_BOOTSTRAPS, seed=INDEX_CI_SEED)
             if boot.index is not None:
                 low, high = boot.index.low, boot.index.high
+                sizes = ", ".join(f"{k} {n}" for k, n in boot.n_items.items())
+                method = (
+                    f"95% percentile bootstrap, items resampled within each component "
+                    f"({INDEX_CI_BOOTSTRAPS} replicates, seed {INDEX_CI_SEED}; items: {sizes})"
+                )
+                note = None
+        elif result.value is not None:
+            note = "no CI: some component has no per-item scores"
         out.append(
             IndexSummary(
                 definition=definition.name,
@@ -1104,13 +1534,20 @@ def index_summaries(
                 sub_indices={k: s.value for k, s in result.sub_indices.items()},
                 ci_low=low,
                 ci_high=high,
+                ci_method=method,
+                ci_note=note,
                 sample=sample,
             )
         )
     return out
 
 
-def summarize(session: Session, run: RunRow) -> EvalSummary:
+def summarize(
+    session: Session,
+    run: RunRow,
+    *,
+    definitions: Sequence[str | IndexDefinition] = INDEX_DEFINITIONS,
+) -> EvalSummary:
     """The results of an eval run, computed from its stored items (so rescoring shows)."""
     rows = list(
         session.scalars(
@@ -1132,7 +1569,11 @@ def summarize(session: Session, run: RunRow) -> EvalSummary:
     sample = bool(cfg.get("sample"))
     accuracies = {b.key: b.accuracy for b in results if b.accuracy is not None}
     credits = {k: list(item_credits(by_bench[k]).values()) for k in accuracies}
-    indices = index_summaries(accuracies, credits, sample=sample) if results else []
+    indices = (
+        index_summaries(accuracies, credits, sample=sample, definitions=definitions)
+        if results
+        else []
+    )
     scored = [r for r in rows if r.error_kind is None and r.score is not None]
     notes: list[str] = []
     sample_note = None
@@ -1147,6 +1588,20 @@ def summarize(session: Session, run: RunRow) -> EvalSummary:
     errors = sum(1 for r in rows if r.error_kind is not None)
     if errors:
         notes.append(f"{errors} items failed (no response); they are retried on resume")
+    judge = None
+    described_judge = (cfg.get("eval") or {}).get("judge")
+    if described_judge:
+        judge = _judge_summary(rows, {**described_judge, **(cfg.get("judge") or {})})
+        if judge.unparseable:
+            notes.append(
+                f"{judge.unparseable} items excluded: the judge's verdict could not be read "
+                "(fail-closed; not counted in accuracy)"
+            )
+        if judge.errors:
+            notes.append(
+                f"{judge.errors} items excluded: the judge call failed; "
+                f"`modelatlas eval rescore {run.id}` asks again"
+            )
     return EvalSummary(
         run_id=run.id,
         status=run.status,
@@ -1171,13 +1626,20 @@ def summarize(session: Session, run: RunRow) -> EvalSummary:
         time_per_task_s=_mean([r.e2e_s for r in scored]),
         median_output_speed_tps=_median([r.output_speed_tps for r in scored]),
         indices=indices,
+        judge=judge,
+        judge_unparseable=judge.unparseable if judge is not None else 0,
         notes=notes,
     )
 
 
-def load_summary(store: Store, run_id: str) -> EvalSummary:
+def load_summary(
+    store: Store,
+    run_id: str,
+    *,
+    definitions: Sequence[str | IndexDefinition] = INDEX_DEFINITIONS,
+) -> EvalSummary:
     with store.session() as session:
-        return summarize(session, get_run(session, run_id))
+        return summarize(session, get_run(session, run_id), definitions=definitions)
 
 
 def list_runs(store: Store, limit: int = 50) -> list[dict[str, Any]]:
@@ -1220,6 +1682,9 @@ class RescoreReport(BaseModel):
     """Items whose benchmark now builds a different prompt: their responses answer the old one."""
     versions: dict[str, list[str]]
     """Benchmark -> [version the items were scored with, version now]."""
+    judge_calls: int = 0
+    """Calls this rescore made to the run's judge (verdicts not in the cache)."""
+    judge_from_cache: int = 0
     summary: EvalSummary
 
 
@@ -1230,10 +1695,17 @@ def rescore_run(
     on_item: Callable[[], None] | None = None,
     workers: int = 2,
 ) -> RescoreReport:
-    """Re-grade every stored response of a run with the current scorers (no calls)."""
+    """Re-grade every stored response of a run with the current scorers (no model calls).
+
+    When the run has a judge, its verdicts come from the response cache; only checks that are
+    not cached (a new extraction, or a judge call that failed before) call the judge.
+    """
     with store.session() as session:
         run = get_run(session, run_id)
         run_id = run.id
+        eval_config = EvalConfig.model_validate(
+            (run.config or {}).get("eval") or {"benchmarks": []}
+        )
         rows = list(
             session.scalars(
                 select(EvalItemRow).where(
@@ -1259,6 +1731,17 @@ def rescore_run(
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         graded = list(pool.map(grade, rows))
+    judge: _Judge | None = None
+    checks: dict[int, _JudgeCheck] = {}
+    if eval_config.judge is not None:
+        judge = _Judge(
+            eval_config.judge,
+            store,
+            max_attempts=eval_config.max_attempts,
+            max_rate_limit_retries=eval_config.max_rate_limit_retries,
+            retry_backoff_s=eval_config.retry_backoff_s,
+        )
+        graded, checks = asyncio.run(_rejudge(judge, rows, graded))
     changed = prompt_changed = 0
     versions: dict[str, set[str]] = defaultdict(set)
     for r in rows:
@@ -1272,6 +1755,13 @@ def rescore_run(
             prompt_changed += moved
             for name, value in _score_columns(score, benchmarks[row.benchmark].version).items():
                 setattr(row, name, value)
+            check = checks.get(row_id)
+            if check is not None and judge is not None:
+                label = f"{row.benchmark}/{row.item_id}#{row.repeat}"
+                judge.store_call(session, check, run_id, label)
+                row.judge = check.outcome.model_dump(mode="json")
+            elif judge is not None:
+                row.judge = {}
         run = get_run(session, run_id)
         session.flush()
         summary = summarize(session, run)
@@ -1282,8 +1772,35 @@ def rescore_run(
         changed=changed,
         prompt_changed=prompt_changed,
         versions={k: [*sorted(v), benchmarks[k].version] for k, v in versions.items()},
+        judge_calls=judge.calls_made if judge is not None else 0,
+        judge_from_cache=judge.from_cache if judge is not None else 0,
         summary=summary,
     )
+
+
+async def _rejudge(
+    judge: _Judge,
+    rows: Sequence[EvalItemRow],
+    graded: list[tuple[int, ItemScore, bool]],
+) -> tuple[list[tuple[int, ItemScore, bool]], dict[int, _JudgeCheck]]:
+    """Pass the regraded scores through the run's judge (cache first, then calls)."""
+    by_id = {r.id: r for r in rows}
+    checks: dict[int, _JudgeCheck] = {}
+
+    async def one(entry: tuple[int, ItemScore, bool]) -> tuple[int, ItemScore, bool]:
+        row_id, score, moved = entry
+        row = by_id[row_id]
+        if not judge.applies(row.benchmark, score):
+            return entry
+        gold = str((row.item or {}).get("target", ""))
+        judged, check = await judge.check(gold, score, previous=row.judge or None)
+        checks[row_id] = check
+        return row_id, judged, moved
+
+    async with contextlib.AsyncExitStack() as stack:
+        judge.stack = stack
+        out = list(await asyncio.gather(*(one(entry) for entry in graded)))
+    return out, checks
 
 
 # --- one call for the demo -----------------------------------------------------------------

@@ -79,6 +79,10 @@ class EvalItemRow(Base):
     score_details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     scorer_version: Mapped[str | None] = mapped_column(String(32))
     scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The optional LLM equality judge's check of this answer (empty when none was asked):
+    # cache key, outcome, verdict text, call id, whether it came from the cache, and the
+    # judge's own tokens and cost (never counted in the model's).
+    judge: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     # Tokens: the server's usage when it sent one, else tiktoken o200k (``tokens_source``).
     input_tokens: Mapped[int | None] = mapped_column(Integer)

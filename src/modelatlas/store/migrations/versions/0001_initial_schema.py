@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 15:15:48.287484
+Create Date: 2026-12-02 16:17:12.815563
 """
 
 from collections.abc import Sequence
@@ -300,6 +300,7 @@ def upgrade() -> None:
         sa.Column("score_details", sa.JSON(), nullable=False),
         sa.Column("scorer_version", sa.String(length=32), nullable=True),
         sa.Column("scored_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("judge", sa.JSON(), nullable=False),
         sa.Column("input_tokens", sa.Integer(), nullable=True),
         sa.Column("cached_input_tokens", sa.Integer(), nullable=True),
         sa.Column("output_tokens", sa.Integer(), nullable=True),
