@@ -1,15 +1,19 @@
-"""Accuracy and client ceiling of modelatlas perf vs GuideLLM against the same simulated endpoint.
+"""Accuracy and client ceiling of modelatlas perf vs GuideLLM and evalscope perf on one simulator.
 
 The simulator runs pinned to CPU 1, each load generator pinned to CPU 0 (``taskset``), so each
 tool has one core. For every tool and concurrency level the simulator's log is the truth:
 
 - TTFT error: median over requests of (tool TTFT - (simulator's first-token write - the tool's
-  own send instant)); both tools' send instants are on clocks the simulator shares
-  (modelatlas: ``perf_counter``; GuideLLM: ``time.time()``, matched by response id).
+  own send instant)); every tool's send instant is on a clock the simulator shares
+  (modelatlas: ``perf_counter``; GuideLLM: ``time.time()``, matched by response id; evalscope:
+  ``perf_counter`` per request in its ``benchmark_data.db``, matched by response id).
 - speed error: median tool speed / median simulator speed - 1, with speed as the reference
   defines it, (tokens after the first chunk) / (last chunk - first chunk). GuideLLM reports no
   per-chunk token counts, so its speed is computed from its first/last token times and output
   tokens with the first chunk's known size; its own 1/ITL figure is reported beside it.
+  evalscope stores per-request inter-chunk latencies and completion tokens, so its speed is
+  (completion tokens - first chunk's tokens) / sum(inter-chunk latencies); its own 1/TPOT
+  (TPOT = (latency - TTFT) / (tokens - 1)) is reported beside it.
 
 - TTFT vs server: median tool TTFT - median simulator TTFT (receipt -> first token write); this
   also counts how late a tool delivered its requests (a busy client sends late).
@@ -19,19 +23,25 @@ A level is "sustained" while the paired TTFT error is within 5 % of the true TTF
 beside it: on a shared 2-core machine it is dominated by the simulator's own wake-up latency
 (both tools show the same few ms at 1 stream).
 
-Usage (from the repository root; GuideLLM in its own venv, not a project dependency)::
+Usage (from the repository root; GuideLLM and evalscope in their own venvs, not project
+dependencies)::
 
     python3 -m venv /tmp/guidellm-venv && /tmp/guidellm-venv/bin/pip install guidellm
+    python3 -m venv /tmp/evalscope-venv && /tmp/evalscope-venv/bin/pip install 'evalscope[perf]'
     .venv/bin/python benchmarks/perf/compare_tools.py --levels 1,16,64,256,512 \\
-        --guidellm /tmp/guidellm-venv/bin/guidellm --out benchmarks/perf/results/compare.json
+        --guidellm /tmp/guidellm-venv/bin/guidellm --evalscope /tmp/evalscope-venv/bin/evalscope \\
+        --tools modelatlas,guidellm,evalscope --out benchmarks/perf/results/compare.json
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
+import pickle
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -180,6 +190,70 @@ def guidellm_level(
     return row
 
 
+def evalscope_level(
+    exe: str, url: str, streams: int, config: SimConfig, cpu: str, work: Path
+) -> dict[str, Any]:
+    """``evalscope perf`` in closed-loop mode with ``streams`` warm-up requests (excluded from
+    its database, like modelatlas' warm-up) and ``max(2 * streams, 8)`` measured ones."""
+    count = max(2 * streams, 8)
+    data = work / "es-prompts.txt"
+    data.write_text("".join(f"[{i}] Write about hello.\n" for i in range(count + streams)))
+    outdir = work / f"es-{streams}"
+    cmd = [
+        exe, "perf", "--url", f"{url}/chat/completions", "--api", "openai",
+        "--model", config.model, "--dataset", "line_by_line", "--dataset-path", str(data),
+        "--parallel", str(streams), "--number", str(count), "--warmup-num", str(streams),
+        "--max-tokens", "100", "--stream", "--read-timeout", "120", "--total-timeout", "300",
+        "--outputs-dir", str(outdir), "--no-timestamp", "--name", "es",
+    ]  # fmt: skip
+    t0 = time.time()
+    proc = subprocess.run(pinned(cmd, cpu), capture_output=True, text=True, cwd=work)
+    wall = time.time() - t0
+    dbs = list(outdir.glob("es/*/benchmark_data.db"))
+    if proc.returncode != 0 or not dbs:
+        tail = (proc.stdout + proc.stderr)[-2000:]
+        return {"tool": "evalscope", "streams": streams, "failed": tail}
+    with sqlite3.connect(dbs[0]) as con:
+        rows = con.execute(
+            "SELECT start_time, first_chunk_latency, inter_token_latencies, completion_tokens,"
+            " response_messages, success, time_per_output_token FROM result"
+        ).fetchall()
+    by_n = truth(fetch_log(url))
+    ttft_err, true_ttft, speeds, true_speeds, tpot_speeds = [], [], [], [], []
+    server: list[float] = []
+    client_ttft: list[float] = []
+    errors = 0
+    for start, ttft, itl_json, out_tokens, messages, success, tpot in rows:
+        if not success:
+            errors += 1
+            continue
+        # its own pickled record of the SSE events (written by the tool under test, read back)
+        events = pickle.loads(base64.b64decode(messages))
+        rid = next((ev.get("id") for ev in events if isinstance(ev, dict) and ev.get("id")), "")
+        e = by_n.get(int(str(rid).rsplit("-", 1)[-1] or 0))
+        if e is None or not e.token_chunks:
+            errors += 1
+            continue
+        t = e.token_chunks[0].perf - start
+        ttft_err.append(ttft - t)
+        true_ttft.append(t)
+        server.append(e.token_chunks[0].t_s)
+        client_ttft.append(ttft)
+        span = sum(json.loads(itl_json or "[]"))
+        first_chunk = e.token_chunks[0].answer_tokens + e.token_chunks[0].reasoning_tokens
+        if span > 0 and e.output_speed_tps:
+            speeds.append(((out_tokens or 100) - first_chunk) / span)
+            true_speeds.append(e.output_speed_tps)
+            if tpot:
+                tpot_speeds.append(1 / tpot)
+    row = summarise("evalscope", streams, ttft_err, true_ttft, speeds, true_speeds, errors, wall)
+    row = with_server(row, client_ttft, server)
+    row["speed_1_over_tpot_err"] = (
+        statistics.median(tpot_speeds) / statistics.median(true_speeds) - 1 if tpot_speeds else None
+    )
+    return row
+
+
 def summarise(
     tool: str,
     streams: int,
@@ -213,6 +287,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--levels", default="1,16,64,256")
     parser.add_argument("--guidellm", default="/tmp/guidellm-venv/bin/guidellm")
+    parser.add_argument("--evalscope", default="/tmp/evalscope-venv/bin/evalscope")
     parser.add_argument("--itl", type=float, default=0.05)
     parser.add_argument("--tokens-per-chunk", type=int, default=4)
     parser.add_argument("--tools", default="modelatlas,guidellm")
@@ -233,6 +308,8 @@ def main() -> None:
                     configure(url, config)
                     if tool == "modelatlas":
                         row = modelatlas_level(url, level, config, "0", work)
+                    elif tool == "evalscope":
+                        row = evalscope_level(args.evalscope, url, level, config, "0", work)
                     else:
                         row = guidellm_level(args.guidellm, url, level, config, "0", work)
                     row["load_avg_1m"] = os.getloadavg()[0]
