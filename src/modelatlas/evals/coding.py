@@ -83,7 +83,8 @@ SANDBOX_PARALLEL_ENV = "MODELATLAS_SANDBOX_PARALLEL"
 CODEC_SOURCE = r'''
 import math as _math
 
-_BIG_INT_DIGITS = 1000
+_BIG_INT_BITS = 3000
+"""Larger ints travel as hex: decimal conversion of huge ints is quadratic."""
 
 
 def encode_value(value):
@@ -96,7 +97,7 @@ def encode_value(value):
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
-        if abs(value) >= 10 ** _BIG_INT_DIGITS:
+        if value.bit_length() > _BIG_INT_BITS:
             return {"$t": "int", "v": format(value, "x")}
         return int(value)
     if isinstance(value, float):
@@ -179,50 +180,74 @@ def decode_value(value):
     raise ValueError("unknown tag " + repr(tag))
 
 
-def _canonical(value):
-    """A form of ``value`` in which values equal under Python's ``==`` are identical: bools and
-    integral floats become ints, sets and dicts are sorted, complex numbers with no imaginary
-    part become reals (tuples and lists stay apart, as they are unequal)."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, float):
-        if _math.isfinite(value) and value.is_integer():
-            return int(value)
-        return value if _math.isfinite(value) else {"$t": "float", "v": repr(value)}
-    if isinstance(value, complex):
-        if value.imag == 0:
-            return _canonical(value.real)
-        return {"$t": "complex", "v": [_canonical(value.real), _canonical(value.imag)]}
-    if isinstance(value, int):
-        return value
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return [_canonical(v) for v in value]
-    if isinstance(value, tuple):
-        return {"$t": "tuple", "v": [_canonical(v) for v in value]}
-    if isinstance(value, (set, frozenset)):
-        items = [_canonical(v) for v in value]
-        return {"$t": "set", "v": sorted(items, key=_json_text)}
-    if isinstance(value, dict):
-        pairs = [[_canonical(k), _canonical(v)] for k, v in value.items()]
-        return {"$t": "dict", "v": sorted(pairs, key=lambda kv: _json_text(kv[0]))}
-    return encode_value(value)
+_PLAIN_TYPES = frozenset({str, int, type(None)})
+LARGE_ITEMS = 2000
+LARGE_TEXT = 32 * 1024
 
 
-def _json_text(value):
-    import json as _json
-    return _json.dumps(value, separators=(",", ":"))
+def _norm_repr(x):
+    """A text form in which values equal under Python's ``==`` read the same: bools and
+    integral floats print as ints, complex numbers without imaginary part as reals, sets and
+    dicts sorted. Lists and tuples of only str/int/None use ``repr`` directly (C speed)."""
+    t = type(x)
+    if t is str or t is int or x is None:
+        return repr(x)
+    if t is bool:
+        return "1" if x else "0"
+    if t is float:
+        return repr(int(x)) if _math.isfinite(x) and x.is_integer() else repr(x)
+    if t is complex:
+        if x.imag == 0:
+            return _norm_repr(x.real)
+        return "complex(" + _norm_repr(x.real) + "," + _norm_repr(x.imag) + ")"
+    if t is list or t is tuple:
+        if set(map(type, x)) <= _PLAIN_TYPES:
+            return repr(x)
+        inner = ",".join(_norm_repr(e) for e in x)
+        return "[" + inner + "]" if t is list else "(" + inner + ")"
+    if t is set or t is frozenset:
+        return "set{" + ",".join(sorted(_norm_repr(e) for e in x)) + "}"
+    if t is dict:
+        pairs = sorted(_norm_repr(k) + ":" + _norm_repr(v) for k, v in x.items())
+        return "{" + ",".join(pairs) + "}"
+    return "<" + t.__name__ + ">" + repr(x)
+
+
+def is_large(value):
+    """Too large to ship whole to every check run (a cheap estimate from lengths)."""
+    if isinstance(value, (str, bytes, bytearray)):
+        return len(value) > LARGE_TEXT
+    if not isinstance(value, (list, tuple, set, frozenset, dict)):
+        return False
+    size = len(value)
+    if size > LARGE_ITEMS:
+        return True
+    for element in value:
+        if isinstance(element, (list, tuple, set, frozenset, dict, str, bytes)):
+            size += len(element)
+    return size > LARGE_ITEMS * 4
 
 
 def digest_value(value):
-    """sha256 of the canonical form: equal digests mean equal values (for builtin types)."""
+    """sha256 of :func:`_norm_repr`, streamed element by element for lists and tuples (so a
+    gigabyte output needs no second gigabyte to be hashed)."""
     import hashlib as _hashlib
-    return _hashlib.sha256(_json_text(_canonical(value)).encode("utf-8")).hexdigest()
+    h = _hashlib.sha256()
+    t = type(value)
+    if t is list or t is tuple:
+        h.update(t.__name__.encode())
+        for element in value:
+            h.update(_norm_repr(element).encode("utf-8", "surrogatepass"))
+            h.update(b"\x00")
+    elif t is bytes or t is bytearray:
+        h.update(b"bytes:" + bytes(value))
+    else:
+        h.update(_norm_repr(value).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
 
 
 class Digest:
-    """An expected output too large to ship, kept as :func:`digest_value` of it."""
+    """An expected output too large to ship, kept as its :func:`digest_value`."""
 
     def __init__(self, hexdigest, size):
         self.hexdigest = hexdigest
@@ -235,11 +260,11 @@ class Digest:
             return False
 
     def __repr__(self):
-        return "<output of " + str(self.size) + " bytes, sha256 " + self.hexdigest[:12] + ">"
+        return "<" + str(self.size) + " items, sha256 " + self.hexdigest[:12] + ">"
 '''
 
 _codec: dict[str, Any] = {}
-exec(compile(CODEC_SOURCE, "modelatlas.evals.coding.CODEC_SOURCE", "exec"), _codec)  # noqa: S102
+exec(compile(CODEC_SOURCE, "modelatlas.evals.coding.CODEC_SOURCE", "exec"), _codec)
 
 
 def encode_value(value: object) -> object:
@@ -416,20 +441,24 @@ def main():
     except BaseException as exc:
         signal.setitimer(signal.ITIMER_REAL, 0)
         restore()
-        emit({"passed": False, "stage": "load", "reason": "loading the code failed: " + describe(exc)})
+        emit({"passed": False, "stage": "load",
+              "reason": "loading the code failed: " + describe(exc)})
     restore()
     holder = env
     if spec.get("class_name"):
         cls = env.get(spec["class_name"])
         if cls is None:
-            emit({"passed": False, "stage": "load", "reason": "class " + spec["class_name"] + " is not defined"})
+            emit({"passed": False, "stage": "load",
+                  "reason": "class " + spec["class_name"] + " is not defined"})
         try:
             holder = {spec["entry_point"]: getattr(cls(), spec["entry_point"])}
         except BaseException as exc:
-            emit({"passed": False, "stage": "load", "reason": "method " + spec["entry_point"] + " unavailable: " + describe(exc)})
+            emit({"passed": False, "stage": "load",
+                  "reason": "method " + spec["entry_point"] + " unavailable: " + describe(exc)})
     fn = holder.get(spec["entry_point"])
     if not callable(fn):
-        emit({"passed": False, "stage": "load", "reason": "function " + spec["entry_point"] + " is not defined"})
+        emit({"passed": False, "stage": "load",
+              "reason": "function " + spec["entry_point"] + " is not defined"})
     counts = {}
     outputs = {}
     for phase in spec["phases"]:
@@ -457,11 +486,10 @@ def main():
             if mode == "expected":
                 if entry_not_none(spec):
                     out = out is not None
-                encoded = encode_value(out)
-                size = len(json.dumps(encoded))
-                limit = spec.get("digest_over")
-                if limit is not None and size > limit and not is_floats(out):
-                    encoded = {"$t": "digest", "v": digest_value(out), "size": size}
+                if spec.get("digest_large") and not is_floats(out) and is_large(out):
+                    encoded = {"$t": "digest", "v": digest_value(out), "size": len(out)}
+                else:
+                    encoded = encode_value(out)
                 results.append(encoded)
                 times.append(elapsed)
                 continue
@@ -880,10 +908,10 @@ PHASE_TIMEOUT_S = 60.0
 """evalplus's limits: each input may take max(4 s, 4 x the reference solution's time); a
 phase (base or plus inputs) at most 60 s in all."""
 
-DIGEST_OVER_BYTES = 32 * 1024
-"""Expected outputs whose JSON is larger than this are kept as a sha256 of their canonical
-form (equal values, equal digests), not shipped whole to every check run (HumanEval/15's
-outputs alone are hundreds of megabytes)."""
+# Large expected outputs (over 2,000 items or 32 KiB of text; HumanEval/15's alone are
+# hundreds of megabytes) are kept as a sha256 of a normalized text form in which values equal
+# under ``==`` read the same (see ``_norm_repr`` in CODEC_SOURCE), not shipped whole to every
+# check run. Not for float outputs (compared with a tolerance) nor special oracles.
 
 _EXPECTED_LIMITS = SandboxLimits(
     wall_seconds=600,
@@ -961,11 +989,8 @@ class EvalPlusSuite:
             "set_eq": list(self.set_eq),
             "not_none": list(self.not_none),
             "load_seconds": 30.0,
-            "digest_over": (
-                None
-                if problem.atol
-                or problem.entry_point in (*self.set_eq, *self.not_none, "find_zero")
-                else DIGEST_OVER_BYTES
+            "digest_large": not (
+                problem.atol or problem.entry_point in (*self.set_eq, *self.not_none, "find_zero")
             ),
         }
 
@@ -1145,3 +1170,138 @@ class EvalPlusSuite:
             for (i, _, _), verdict in zip(runnable, verdicts, strict=True):
                 scores[i] = verdict_score(verdict, prepared[i])
         return [s for s in scores if s is not None]
+
+
+# --------------------------------------------------------------------------------------------
+# The standard-input harness (LiveCodeBench's stdin problems)
+
+STDIO_HARNESS = r'''
+import io, json, os, signal, sys, tempfile
+from decimal import Decimal
+
+try:
+    sys.set_int_max_str_digits(0)
+except AttributeError:
+    pass
+
+
+class HarnessTimeout(BaseException):
+    pass
+
+
+def _alarm(signum, frame):
+    raise HarnessTimeout()
+
+
+NONCE = sys.stdin.readline().strip()
+_OUT = os.fdopen(os.dup(1), "w", encoding="utf-8")
+_SAVED_IN = os.dup(0)
+_REAL = (sys.stdout, sys.stderr, sys.stdin)
+
+
+def emit(result):
+    _OUT.write(NONCE + " " + json.dumps(result) + "\n")
+    _OUT.flush()
+    os._exit(0)
+
+
+def short(text, limit=200):
+    return text if len(text) <= limit else text[: limit // 2] + " ... " + text[-limit // 2 :]
+
+
+def stripped_lines(text):
+    return [line.strip() for line in text.strip().split("\n")]
+
+
+def decimals(line):
+    try:
+        return [Decimal(part) for part in line.split()]
+    except Exception:
+        return None
+
+
+def same_output(got, expected):
+    """LiveCodeBench's grade_stdio: stripped lines equal, or equal as decimal numbers."""
+    got_lines, exp_lines = stripped_lines(got), stripped_lines(expected)
+    if len(got_lines) != len(exp_lines):
+        return False, "wrong answer: %d output lines, expected %d" % (
+            len(got_lines), len(exp_lines))
+    for number, (a, b) in enumerate(zip(got_lines, exp_lines)):
+        if a == b:
+            continue
+        da, db = decimals(a), decimals(b)
+        if da is None or db is None or da != db:
+            return False, "wrong answer at line %d: %s != %s" % (number + 1, short(a), short(b))
+    return True, None
+
+
+def run_one(code, text, seconds):
+    """Run the program once with ``text`` on fd 0 and fd 1 captured in a file."""
+    with tempfile.TemporaryFile() as stdin_file, tempfile.TemporaryFile() as stdout_file:
+        stdin_file.write(text.encode("utf-8"))
+        stdin_file.seek(0)
+        os.dup2(stdin_file.fileno(), 0)
+        os.dup2(stdout_file.fileno(), 1)
+        sys.stdin = io.TextIOWrapper(io.FileIO(0, "rb", closefd=False), encoding="utf-8")
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "wb", closefd=False), encoding="utf-8")
+        sys.stderr = io.StringIO()
+        error = None
+        try:
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
+        except SystemExit:
+            pass
+        except BaseException as exc:
+            error = exc
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        try:
+            sys.stdout.flush()
+        except BaseException:
+            pass
+        sys.stdout, sys.stderr, sys.stdin = _REAL
+        os.dup2(_SAVED_IN, 0)
+        stdout_file.seek(0)
+        output = stdout_file.read().decode("utf-8", errors="replace")
+    return output, error
+
+
+def main():
+    with open("spec.json", encoding="utf-8") as fh:
+        spec = json.load(fh)
+    with open("solution.py", encoding="utf-8") as fh:
+        code = compile(fh.read(), "solution.py", "exec")
+    signal.signal(signal.SIGALRM, _alarm)
+    for i, test in enumerate(spec["tests"]):
+        output, error = run_one(code, test["input"], spec["time_limit"])
+        if error is not None:
+            reason = "timeout" if isinstance(error, HarnessTimeout) else (
+                type(error).__name__ + (": " + str(error)[:200] if str(error) else ""))
+            emit({"passed": False, "stage": "tests", "index": i, "reason": reason,
+                  "input": short(test["input"]), "counts": {"tests": i}})
+        ok, why = same_output(output, test["output"])
+        if not ok:
+            emit({"passed": False, "stage": "tests", "index": i, "reason": why,
+                  "input": short(test["input"]), "got": short(output),
+                  "expected": short(test["output"]), "counts": {"tests": i}})
+    emit({"passed": True, "counts": {"tests": len(spec["tests"])}})
+
+
+main()
+'''
+"""Runs ``solution.py`` as ``__main__`` once per test of ``spec.json`` (``tests``: input and
+expected output text; ``time_limit`` seconds per test) with the input on file descriptor 0
+and file descriptor 1 captured (so ``input()``, ``sys.stdin.buffer``, ``open(0)``, ``print``
+and ``os.write(1, ...)`` all work), and compares like LiveCodeBench."""
+
+
+def stdio_program(
+    solution: str, spec: Mapping[str, Any], *, nonce: str, label: str = ""
+) -> Program:
+    """The sandboxed program that runs :data:`STDIO_HARNESS` on ``solution`` with ``spec``."""
+    return Program(
+        source=STDIO_HARNESS,
+        stdin=nonce + "\n",
+        files={"spec.json": json.dumps(spec), "solution.py": solution},
+        label=label,
+    )
