@@ -119,24 +119,33 @@ def _header(nonce: str, output_tokens: int | None) -> str:
     )
 
 
+#: Repeated after the words: small models lose an instruction that only precedes a long list.
+_TAIL = "\nNow write the long story, and keep going."
+
+
 def synthetic_prompt(
     input_tokens: int, rng: random.Random, *, output_tokens: int | None = None
 ) -> str:
     """A prompt of exactly ``input_tokens`` o200k tokens, unique per RNG state.
 
-    Starts with ``[nonce]`` (12 hex digits) and an instruction when it fits, then random words.
+    Starts with ``[nonce]`` (12 hex digits) and an instruction when it fits, then random words,
+    then the instruction again (``_TAIL``) when there is room for it.
     """
     nonce = f"{rng.getrandbits(48):012x}"
     words = vocabulary()
     head = _header(nonce, output_tokens)
     head_tokens = count_tokens(head)
+    tail = _TAIL
+    tail_tokens = count_tokens(tail)
+    if head_tokens + tail_tokens > input_tokens:
+        tail, tail_tokens = "", 0
     if head_tokens > input_tokens:
         head = f"[{nonce}]"
         head_tokens = count_tokens(head)
         if head_tokens > input_tokens:
             head, head_tokens = "", 0
-    body = [rng.choice(words) for _ in range(input_tokens - head_tokens)]
-    text = head + "".join(body)
+    body = [rng.choice(words) for _ in range(input_tokens - head_tokens - tail_tokens)]
+    text = head + "".join(body) + tail
     got = count_tokens(text)
     # Words are single tokens, so this holds by construction; adjust if a merge ever differs.
     while got != input_tokens:
@@ -146,7 +155,7 @@ def synthetic_prompt(
             body.pop()
         else:
             break
-        text = head + "".join(body)
+        text = head + "".join(body) + tail
         got = count_tokens(text)
     return text
 
