@@ -37,12 +37,13 @@ import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelatlas.evals.code_extract import extract_code
-from modelatlas.evals.core import ItemScore
+from modelatlas.evals.core import ChatMessage, Item, ItemScore, sample_items
 from modelatlas.evals.sandbox import (
     IsolationMode,
     Program,
@@ -969,6 +970,46 @@ class EvalPlusSuite:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _problems: dict[str, tuple[str, dict[str, EvalPlusProblem]]] = field(default_factory=dict)
     _expected: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    # -- the benchmark's functions (load, prompt, score), shared by HumanEval+ and MBPP+ ---
+
+    def load(
+        self, *, limit: int | None = None, seed: int = 0, data_dir: Path | None = None
+    ) -> list[Item]:
+        _, problems = self.problems(data_dir)
+        items = [
+            Item(
+                id=p.task_id,
+                input={"prompt": p.prompt, "entry_point": p.entry_point},
+                target=p.canonical_solution,
+                metadata={
+                    "base_inputs": len(p.base_input),
+                    "plus_inputs": len(p.plus_input),
+                    **({"data_dir": str(data_dir)} if data_dir is not None else {}),
+                },
+            )
+            for p in problems.values()
+        ]
+        return sample_items(items, limit, seed)
+
+    @staticmethod
+    def prompt(item: Item) -> list[ChatMessage]:
+        text = f"{EVALPLUS_INSTRUCTION}\n```python\n{item.input['prompt'].strip()}\n```"
+        return [{"role": "user", "content": text}]
+
+    @staticmethod
+    def _data_dir(item: Item) -> Path | None:
+        value = item.metadata.get("data_dir")
+        return Path(value) if value else None
+
+    def score(self, item: Item, answer_text: str) -> ItemScore:
+        return self.score_many([item.id], [answer_text], self._data_dir(item))[0]
+
+    def score_items(self, items: list[Item], answers: list[str]) -> list[ItemScore]:
+        """Score many answers at once (all problems in parallel in the sandbox pool)."""
+        return self.score_many(
+            [it.id for it in items], answers, self._data_dir(items[0]) if items else None
+        )
 
     # -- data ----------------------------------------------------------------------------
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from modelatlas.evals.coding import EVALPLUS_INSTRUCTION, EvalPlusProblem, EvalPlusSuite
-from modelatlas.evals.core import Benchmark, Category, ChatMessage, Item, ItemScore, sample_items
+from modelatlas.evals.coding import EvalPlusProblem, EvalPlusSuite
+from modelatlas.evals.core import Benchmark, Category
 from modelatlas.evals.datasets import DatasetFile, DatasetRowError, dataset_path
 from modelatlas.evals.registry import register
 
@@ -154,43 +154,10 @@ SUITE = EvalPlusSuite(
 )
 
 
-def load(*, limit: int | None = None, seed: int = 0, data_dir: Path | None = None) -> list[Item]:
-    _, problems = SUITE.problems(data_dir)
-    items = [
-        Item(
-            id=p.task_id,
-            input={"prompt": p.prompt, "entry_point": p.entry_point},
-            target=p.canonical_solution,
-            metadata={
-                "base_inputs": len(p.base_input),
-                "plus_inputs": len(p.plus_input),
-                **({"data_dir": str(data_dir)} if data_dir is not None else {}),
-            },
-        )
-        for p in problems.values()
-    ]
-    return sample_items(items, limit, seed)
-
-
-def prompt(item: Item) -> list[ChatMessage]:
-    text = f"{EVALPLUS_INSTRUCTION}\n```python\n{item.input['prompt'].strip()}\n```"
-    return [{"role": "user", "content": text}]
-
-
-def _data_dir(item: Item) -> Path | None:
-    value = item.metadata.get("data_dir")
-    return Path(value) if value else None
-
-
-def score(item: Item, answer_text: str) -> ItemScore:
-    return SUITE.score_many([item.id], [answer_text], _data_dir(item))[0]
-
-
-def score_many(items: list[Item], answers: list[str]) -> list[ItemScore]:
-    """Score many answers at once (all problems in parallel in the sandbox pool)."""
-    return SUITE.score_many(
-        [it.id for it in items], answers, _data_dir(items[0]) if items else None
-    )
+load = SUITE.load
+prompt = SUITE.prompt
+score = SUITE.score
+score_many = SUITE.score_items
 
 
 @register
