@@ -10,17 +10,16 @@ from rich.console import Console
 from rich.table import Table
 
 from modelatlas.catalog.repository import load_catalog
-from modelatlas.endpoints.client import ChatRequest, ClientOptions, EndpointClient
+from modelatlas.endpoints.client import ChatRequest, ClientOptions, EndpointClient, EndpointSpec
 from modelatlas.endpoints.records import CallRecord
-from modelatlas.endpoints.resolve import resolve_endpoint
+from modelatlas.endpoints.resolve import open_endpoint
 from modelatlas.store.base import open_store
 
 console = Console()
 
 
-async def _call(client_args: tuple[object, ...], request: ChatRequest) -> CallRecord:
-    spec, options = client_args
-    async with EndpointClient(spec, options) as client:  # type: ignore[arg-type]
+async def _call(spec: EndpointSpec, options: ClientOptions, request: ChatRequest) -> CallRecord:
+    async with EndpointClient(spec, options) as client:
         return await client.chat(request)
 
 
@@ -42,16 +41,16 @@ def call(
     """Send one prompt and print timings, tokens and the answer."""
     store = open_store(db) if db else None
     catalog = load_catalog(store)
-    target = resolve_endpoint(
-        catalog, endpoint, base_url=base_url, model=model, api_key_env=api_key_env
-    )
     request = ChatRequest(
         messages=[{"role": "user", "content": prompt}],
         max_tokens=max_tokens,
         temperature=temperature,
         stream=stream,
     )
-    record = asyncio.run(_call((target.spec, ClientOptions(max_attempts=retries)), request))
+    with open_endpoint(
+        catalog, endpoint, base_url=base_url, model=model, api_key_env=api_key_env
+    ) as target:
+        record = asyncio.run(_call(target.spec, ClientOptions(max_attempts=retries), request))
     record.raise_for_error()
     if as_json:
         data = record.model_dump(mode="json")

@@ -1,18 +1,40 @@
 """From a catalog slug (or an ad hoc URL) to what the client needs to call an endpoint.
 
-The one place that knows managed endpoints: ``local/smollm2-135m`` is served by the embedded
-llama.cpp engine, whose URL is known only once it runs.
+The one place that knows managed endpoints: ``llama-cpp`` is the embedded local model and
+``sim`` a simulated endpoint; their URLs exist only while they run (:func:`serve_managed`).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from modelatlas.catalog.repository import Catalog
 from modelatlas.catalog.schema import Endpoint
 from modelatlas.endpoints import local
 from modelatlas.endpoints.client import EndpointSpec
+from modelatlas.endpoints.sim import SimConfig, running_sim
 from modelatlas.errors import UserError
+
+
+@contextlib.contextmanager
+def serve_managed(managed: str | None, *, sim: SimConfig | None = None) -> Iterator[str | None]:
+    """The base URL of a managed endpoint for the block, or None when ``managed`` is None.
+
+    ``llama-cpp`` reuses a running local server (left running) or starts one (stopped after);
+    ``sim`` starts a simulated endpoint subprocess with ``sim`` (default settings if None).
+    """
+    if managed == "llama-cpp":
+        with local.running_local_server() as server:
+            yield server.base_url
+    elif managed == "sim":
+        with running_sim(sim) as url:
+            yield url
+    elif managed is None:
+        yield None
+    else:
+        raise UserError(f"Unknown managed endpoint kind '{managed}' (llama-cpp or sim).")
 
 
 @dataclass(frozen=True)
@@ -25,19 +47,19 @@ class ResolvedEndpoint:
     model_slug: str | None
 
 
-def resolve_endpoint(
+@contextlib.contextmanager
+def open_endpoint(
     catalog: Catalog,
     slug: str | None = None,
     *,
     base_url: str | None = None,
     model: str | None = None,
     api_key_env: str | None = None,
-    start_local: bool = True,
-) -> ResolvedEndpoint:
+) -> Iterator[ResolvedEndpoint]:
     """Resolve ``--endpoint SLUG`` or ``--base-url URL --model ID [--api-key-env NAME]``.
 
-    With neither, the default endpoint (the embedded local model) is used. A managed local
-    endpoint is started when ``start_local`` (else it must already run).
+    With neither, the default endpoint (the embedded local model) is used. A managed endpoint
+    is served for the duration of the block (see :func:`serve_managed`).
     """
     if base_url is not None or model is not None:
         if slug is not None:
@@ -45,19 +67,19 @@ def resolve_endpoint(
         if not base_url or not model:
             raise UserError("An ad hoc endpoint needs both --base-url and --model.")
         spec = EndpointSpec(base_url=base_url, model=model, api_key_env=api_key_env)
-        return ResolvedEndpoint(slug="adhoc", spec=spec, endpoint=None, model_slug=None)
+        yield ResolvedEndpoint(slug="adhoc", spec=spec, endpoint=None, model_slug=None)
+        return
     entry = catalog.default_endpoint() if slug is None else catalog.endpoint(slug)
     conn = catalog.connection(entry.slug)
-    if conn.managed == "llama-cpp":
-        url = local.start().base_url if start_local else local.local_base_url()
-    elif conn.base_url:
-        url = conn.base_url
-    else:
+    if conn.managed is None and not conn.base_url:
         raise UserError(
             f"The endpoint '{entry.slug}' has no base URL in the catalog.",
             hint="Give one with --base-url, or set base_url in your catalog file.",
         )
-    spec = EndpointSpec(
-        base_url=url, model=conn.api_model_id, api_key_env=api_key_env or conn.api_key_env
-    )
-    return ResolvedEndpoint(slug=entry.slug, spec=spec, endpoint=entry, model_slug=entry.model)
+    with serve_managed(conn.managed) as served:
+        spec = EndpointSpec(
+            base_url=served or str(conn.base_url),
+            model=conn.api_model_id,
+            api_key_env=api_key_env or conn.api_key_env,
+        )
+        yield ResolvedEndpoint(slug=entry.slug, spec=spec, endpoint=entry, model_slug=entry.model)

@@ -201,16 +201,12 @@ def serving(target: EvalTarget) -> Iterator[EvalTarget]:
         target.spec()
         yield target
         return
-    if target.managed == "llama-cpp":
-        from modelatlas.endpoints import local
+    if target.managed is not None:
+        from modelatlas.endpoints.resolve import serve_managed
+        from modelatlas.endpoints.sim import SimConfig
 
-        with local.running_local_server() as server:
-            yield target.model_copy(update={"base_url": server.base_url})
-        return
-    if target.managed == "sim":
-        from modelatlas.endpoints.sim import SimConfig, running_sim
-
-        with running_sim(SimConfig(model=target.api_model_id, output_tokens=32)) as url:
+        sim = SimConfig(model=target.api_model_id, output_tokens=32)
+        with serve_managed(target.managed, sim=sim) as url:
             yield target.model_copy(update={"base_url": url})
         return
     target.spec()  # a clear error for a URL that cannot be called

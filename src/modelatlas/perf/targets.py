@@ -63,18 +63,12 @@ def open_target(
         "managed": conn.managed,
         "request_params": dict(conn.request_params),
     }
-    if conn.managed == "llama-cpp":
-        from modelatlas.endpoints import local
+    if conn.managed is not None:
+        from modelatlas.endpoints.resolve import serve_managed
 
-        with local.running_local_server() as server:
-            spec = EndpointSpec(base_url=server.base_url, model=local.API_MODEL_ID)
+        with serve_managed(conn.managed) as url:
+            spec = EndpointSpec(base_url=str(url), model=conn.api_model_id)
             yield Target(spec=spec, **common)
-        return
-    if conn.managed == "sim":
-        from modelatlas.endpoints.sim import running_sim
-
-        with running_sim() as url:
-            yield Target(spec=EndpointSpec(base_url=url, model=conn.api_model_id), **common)
         return
     if not conn.base_url:
         raise UserError(
