@@ -9,8 +9,8 @@ record every request they received, so the tests can count calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
+from modelatlas.endpoints.sim import app_in_thread
 from modelatlas.errors import UserError
 from modelatlas.evals.core import Item, ItemScore
 from modelatlas.evals.cost import PriceSheet
@@ -87,47 +88,14 @@ def _app(server: Server) -> web.Application:
 @pytest.fixture
 def serve() -> Iterator[Callable[[Answer], Server]]:
     """Start scripted servers on free ports; all are stopped after the test."""
-    stops: list[Callable[[], None]] = []
+    with contextlib.ExitStack() as stack:
 
-    def start(answer: Answer) -> Server:
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        holder: list[Any] = []
-        server = Server(url="", answer=answer)
+        def start(answer: Answer) -> Server:
+            server = Server(url="", answer=answer)
+            server.url = stack.enter_context(app_in_thread(_app(server), name="scripted"))
+            return server
 
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-
-            async def up() -> None:
-                runner = web.AppRunner(_app(server), access_log=None)
-                await runner.setup()
-                await web.TCPSite(runner, "127.0.0.1", 0).start()
-                holder.append((runner, runner.addresses[0][1]))
-
-            loop.run_until_complete(up())
-            ready.set()
-            loop.run_forever()
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        assert ready.wait(30)
-        runner, port = holder[0]
-        server.url = f"http://127.0.0.1:{port}/v1"
-
-        def stop() -> None:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=30)
-            loop.close()
-
-        stops.append(stop)
-        return server
-
-    try:
         yield start
-    finally:
-        for stop in reversed(stops):
-            stop()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
+from modelatlas.endpoints.sim import app_in_thread
 from modelatlas.errors import NotFoundError, UserError
 from modelatlas.evals import registry
 from modelatlas.evals.core import Item, ItemScore
@@ -121,35 +122,8 @@ def make_app(script: Script) -> web.Application:
 def scripted() -> Iterator[tuple[str, Script]]:
     """A scripted server in a thread (its own event loop) on a free port."""
     script = Script()
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    holder: list[Any] = []
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-
-        async def start() -> None:
-            runner = web.AppRunner(make_app(script), access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            holder.append((runner, runner.addresses[0][1]))
-
-        loop.run_until_complete(start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(30)
-    runner, port = holder[0]
-    try:
-        yield f"http://127.0.0.1:{port}/v1", script
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=30)
-        loop.close()
+    with app_in_thread(make_app(script), name="scripted") as url:
+        yield url, script
 
 
 # --- helpers -------------------------------------------------------------------------------

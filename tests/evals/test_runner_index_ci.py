@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from aiohttp import web
 from rich.console import Console
 
+from modelatlas.endpoints.sim import app_in_thread
 from modelatlas.evals.commands import render_summary
 from modelatlas.evals.core import Item
 from modelatlas.evals.cost import PriceSheet
@@ -52,36 +52,10 @@ def server() -> Iterator[tuple[str, list[Callable[[str], str]]]]:
         await resp.write_eof()
         return resp
 
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    holder: list[Any] = []
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-
-        async def up() -> None:
-            app = web.Application()
-            app.router.add_post("/v1/chat/completions", chat)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            holder.append((runner, runner.addresses[0][1]))
-
-        loop.run_until_complete(up())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(30)
-    runner, port = holder[0]
-    try:
-        yield f"http://127.0.0.1:{port}/v1", answers
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=30)
-        loop.close()
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    with app_in_thread(app, name="scripted") as url:
+        yield url, answers
 
 
 @pytest.fixture

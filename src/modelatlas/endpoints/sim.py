@@ -545,7 +545,11 @@ READY_PREFIX = "modelatlas-sim listening on "
 async def _start(
     config: SimConfig, host: str, port: int, log_path: Path | None
 ) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(create_app(config, log_path), access_log=None, handle_signals=False)
+    return await _start_app(create_app(config, log_path), host, port)
+
+
+async def _start_app(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024)
     await site.start()
@@ -634,6 +638,14 @@ def _await_ready(proc: subprocess.Popen[str], timeout_s: float) -> str:
 
 @contextlib.contextmanager
 def _sim_thread(config: SimConfig, log_path: Path | None) -> Iterator[str]:
+    with app_in_thread(create_app(config, log_path)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def app_in_thread(app: web.Application, *, name: str = "modelatlas-sim") -> Iterator[str]:
+    """Serve an aiohttp app on 127.0.0.1 at a free port from a thread with its own event loop;
+    yields its base URL (``http://127.0.0.1:PORT/v1``). Tests use it for scripted servers."""
     loop = asyncio.new_event_loop()
     started = threading.Event()
     result: list[Any] = []
@@ -641,7 +653,7 @@ def _sim_thread(config: SimConfig, log_path: Path | None) -> Iterator[str]:
     def run() -> None:
         asyncio.set_event_loop(loop)
         try:
-            result.append(loop.run_until_complete(_start(config, "127.0.0.1", 0, log_path)))
+            result.append(loop.run_until_complete(_start_app(app, "127.0.0.1", 0)))
         except BaseException as exc:
             result.append(exc)
             started.set()
@@ -649,7 +661,7 @@ def _sim_thread(config: SimConfig, log_path: Path | None) -> Iterator[str]:
         started.set()
         loop.run_forever()
 
-    thread = threading.Thread(target=run, name="modelatlas-sim", daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     started.wait()
     if isinstance(result[0], BaseException):
