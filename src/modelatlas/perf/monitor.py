@@ -32,11 +32,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from modelatlas.catalog.schema import DEFAULT_ENDPOINT
 from modelatlas.errors import UserError
 from modelatlas.perf.metrics import e2e_response_time
 from modelatlas.perf.report import store_run
 from modelatlas.perf.session import PerfJob, execute
-from modelatlas.perf.targets import DEFAULT_ENDPOINT, open_target
+from modelatlas.perf.targets import open_target
 from modelatlas.perf.workloads import get_workload
 from modelatlas.store.base import Store
 from modelatlas.store.run_tables import CallRow, RunRow

@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelatlas.catalog.schema import DEFAULT_ENDPOINT
 from modelatlas.endpoints.client import EndpointSpec
 from modelatlas.errors import UserError
-
-DEFAULT_ENDPOINT = "local/smollm2-135m"
 
 
 @dataclass
