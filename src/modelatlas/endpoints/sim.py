@@ -38,7 +38,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -180,16 +180,111 @@ class SimRequestLog(BaseModel):
 
 
 # --- the server -------------------------------------------------------------------------------
+#
+# A small HTTP/1.1 server on asyncio's Protocol API rather than a web framework: each token chunk
+# is one timer callback that writes pre-framed bytes to the transport, with no coroutine, task or
+# per-chunk object on the hot path. That keeps one core ahead of the clients it measures (it
+# must not saturate before them). It speaks what OpenAI-compatible clients send: keep-alive,
+# pipelined requests answered in order, ``Content-Length`` request bodies, chunked responses.
+
+_perf = time.perf_counter
+_MAX_HEAD = 64 * 1024
+_MAX_BODY = 64 * 1024 * 1024
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
 
 
 def _sse(obj: Any) -> bytes:
     return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
 
 
+def _framed(data: bytes) -> bytes:
+    """One HTTP/1.1 chunk of a chunked response body."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+_LAST_CHUNK = b"0\r\n\r\n"
+
+
+class _Entry:
+    """A request's log while it runs (cheap to fill); :meth:`to_log` makes the public record."""
+
+    __slots__ = (
+        "chunks",
+        "client_disconnected",
+        "end_s",
+        "fault",
+        "include_usage",
+        "max_tokens",
+        "n",
+        "received_at",
+        "recv_perf",
+        "request_id",
+        "status",
+        "stream",
+    )
+
+    def __init__(
+        self,
+        n: int,
+        request_id: str | None,
+        received_at: dt.datetime,
+        recv_perf: float,
+        stream: bool,
+        include_usage: bool,
+        max_tokens: int | None,
+    ) -> None:
+        self.n = n
+        self.request_id = request_id
+        self.received_at = received_at
+        self.recv_perf = recv_perf
+        self.stream = stream
+        self.include_usage = include_usage
+        self.max_tokens = max_tokens
+        self.fault: FaultKind | None = None
+        self.status = 200
+        self.chunks: list[tuple[str, float, int, int]] = []
+        """(kind, perf_counter just before the write, answer tokens, reasoning tokens)"""
+        self.end_s: float | None = None
+        self.client_disconnected = False
+
+    def to_log(self) -> SimRequestLog:
+        r0 = self.recv_perf
+        return SimRequestLog(
+            n=self.n,
+            request_id=self.request_id,
+            received_at=self.received_at,
+            recv_perf=r0,
+            stream=self.stream,
+            include_usage=self.include_usage,
+            max_tokens=self.max_tokens,
+            fault=self.fault,
+            status=self.status,
+            chunks=[
+                SimChunk(kind=k, t_s=t - r0, perf=t, answer_tokens=a, reasoning_tokens=r)
+                for k, t, a, r in self.chunks
+            ],
+            end_s=self.end_s,
+            client_disconnected=self.client_disconnected,
+        )
+
+
 class _SimState:
     def __init__(self, config: SimConfig, log_path: Path | None) -> None:
         self.config = config
-        self.entries: list[SimRequestLog] = []
+        self.entries: list[_Entry] = []
         self.count = 0
         self.rng = random.Random(config.seed)
         self.log_file: IO[str] | None = log_path.open("a", encoding="utf-8") if log_path else None
@@ -201,16 +296,18 @@ class _SimState:
         self.count = 0
         self.rng = random.Random(self.config.seed)
 
-    def record(self, entry: SimRequestLog, entries: list[SimRequestLog]) -> None:
+    def record(self, entry: _Entry, entries: list[_Entry]) -> None:
         """Log a finished request in the log that was current when it arrived (a request still
         running across a reset does not leak into the next log)."""
         entries.append(entry)
         if self.log_file is not None:
-            self.log_file.write(entry.model_dump_json() + "\n")
+            self.log_file.write(entry.to_log().model_dump_json() + "\n")
             self.log_file.flush()
 
-
-STATE: web.AppKey[_SimState] = web.AppKey("sim_state", _SimState)
+    def close(self) -> None:
+        if self.log_file is not None:
+            self.log_file.close()
+            self.log_file = None
 
 
 def _plan(config: SimConfig, max_tokens: int | None) -> tuple[int, int, str]:
@@ -233,76 +330,11 @@ def _sizes(total: int, per_chunk: int) -> list[int]:
     return [per_chunk] * full + ([rest] if rest else [])
 
 
-async def _chat(request: web.Request) -> web.StreamResponse:
-    state = request.app[STATE]
-    entries = state.entries
-    loop = asyncio.get_running_loop()
-    recv_loop = loop.time()
-    recv_perf = time.perf_counter()
-    received_at = dt.datetime.now(dt.UTC)
-    config = state.config
-    try:
-        body = await request.json()
-    except ValueError:
-        return web.json_response({"error": {"message": "request body is not JSON"}}, status=400)
-    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-        return web.json_response({"error": {"message": "'messages' is required"}}, status=400)
-    if config.api_key is not None:
-        presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if presented != config.api_key:
-            message = f"Incorrect API key provided: {presented or '(none)'}"
-            return web.json_response({"error": {"message": message}}, status=401)
-    if config.reject_stream_options and "stream_options" in body:
-        message = "Unrecognized request argument supplied: stream_options"
-        return web.json_response({"error": {"message": message}}, status=400)
-    state.count += 1
-    n = state.count
-    stream = bool(body.get("stream", False))
-    options = body.get("stream_options") or {}
-    include_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
-    max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
-    max_tokens = int(max_tokens) if isinstance(max_tokens, int | float) else None
-    entry = SimRequestLog(
-        n=n,
-        request_id=request.headers.get("X-Request-ID"),
-        received_at=received_at,
-        recv_perf=recv_perf,
-        stream=stream,
-        include_usage=include_usage,
-        max_tokens=max_tokens,
-    )
-    fault = next((f for f in config.faults if f.fires(n, state.rng)), None)
-    entry.fault = fault.kind if fault else None
-    try:
-        if fault is not None and fault.kind in (FaultKind.RATE_LIMIT, FaultKind.SERVER_ERROR):
-            return _error_response(fault, entry)
-        if stream:
-            return await _stream(request, config, entry, fault, recv_loop, body)
-        return await _complete(request, config, entry, fault, recv_loop, body)
-    except ConnectionResetError:
-        entry.client_disconnected = True
-        return web.Response(status=499)
-    finally:
-        entry.end_s = time.perf_counter() - recv_perf
-        state.record(entry, entries)
-
-
-def _error_response(fault: Fault, entry: SimRequestLog) -> web.Response:
-    headers: dict[str, str] = {}
-    retry: float | None
-    if fault.kind is FaultKind.RATE_LIMIT:
-        status = fault.status or 429
-        retry = fault.retry_after_s if fault.retry_after_s is not None else 1.0
-    else:
-        status = fault.status or 500
-        retry = fault.retry_after_s
-    if retry is not None:
-        headers["Retry-After"] = str(int(retry)) if float(retry).is_integer() else str(retry)
-    entry.status = status
-    message = f"simulated {fault.kind.value} (HTTP {status})"
-    return web.json_response(
-        {"error": {"message": message, "type": fault.kind.value}}, status=status, headers=headers
-    )
+def _token_plan(config: SimConfig, reasoning: int, answer: int) -> list[tuple[str, int]]:
+    """Token chunks in order: ("reasoning" | "hidden" | "answer", tokens)."""
+    kind = "hidden" if config.reasoning_field == "hidden" else "reasoning"
+    k = config.tokens_per_chunk
+    return [(kind, s) for s in _sizes(reasoning, k)] + [("answer", s) for s in _sizes(answer, k)]
 
 
 def _usage(config: SimConfig, body: dict[str, Any], reasoning: int, answer: int) -> dict[str, Any]:
@@ -320,232 +352,508 @@ def _usage(config: SimConfig, body: dict[str, Any], reasoning: int, answer: int)
     }
 
 
-def _token_plan(config: SimConfig, reasoning: int, answer: int) -> list[tuple[str, int]]:
-    """Token chunks in order: ("reasoning" | "hidden" | "answer", tokens)."""
-    kind = "hidden" if config.reasoning_field == "hidden" else "reasoning"
-    k = config.tokens_per_chunk
-    return [(kind, s) for s in _sizes(reasoning, k)] + [("answer", s) for s in _sizes(answer, k)]
+class _Request:
+    __slots__ = ("body", "headers", "keep_alive", "method", "path", "recv_loop", "recv_perf")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        keep_alive: bool,
+        recv_perf: float,
+        recv_loop: float,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+        self.keep_alive = keep_alive
+        self.recv_perf = recv_perf
+        self.recv_loop = recv_loop
 
 
-async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-    delay = deadline - loop.time()
-    if delay > 0:
-        await asyncio.sleep(delay)
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
-async def _stream(
-    request: web.Request,
-    config: SimConfig,
-    entry: SimRequestLog,
-    fault: Fault | None,
-    recv_loop: float,
-    body: dict[str, Any],
-) -> web.StreamResponse:
-    loop = asyncio.get_running_loop()
-    perf = time.perf_counter
-    r0 = entry.recv_perf
-    reasoning, answer, finish = _plan(config, entry.max_tokens)
-    plan = _token_plan(config, reasoning, answer)
-    created = int(time.time())
-    head = {"id": f"chatcmpl-sim-{entry.n}", "object": "chat.completion.chunk", "created": created}
-    head["model"] = config.model
+class _Connection(asyncio.Protocol):
+    """One client connection: parses requests in order and runs one response at a time."""
 
-    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+    def __init__(self, state: _SimState) -> None:
+        self.state = state
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.busy = False
+        self.closed = False
+        self.first_perf: float | None = None
+        self.first_loop = 0.0
+        self.active: _Reply | None = None
+
+    # asyncio callbacks
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        if self.first_perf is None:  # the first byte of a request: its receipt
+            self.first_perf = _perf()
+            self.first_loop = self.loop.time()
+        self.buf += data
+        if not self.busy:
+            self._serve_buffered()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.active is not None:
+            self.active.abort()
+
+    # writing
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def finished(self, keep_alive: bool) -> None:
+        """The current response is complete: go on with the next buffered request."""
+        self.busy = False
+        self.active = None
+        if not keep_alive:
+            self.close()
+            return
+        self._serve_buffered()
+
+    # reading
+    def _serve_buffered(self) -> None:
+        while not self.busy and not self.closed and self.buf:
+            if self.first_perf is None:  # a pipelined request already buffered
+                self.first_perf = _perf()
+                self.first_loop = self.loop.time()
+            try:
+                request = self._parse()
+            except _BadRequest as exc:
+                self.busy = True
+                body = json.dumps({"error": {"message": str(exc)}}).encode()
+                self.write(_head(exc.status, "application/json", len(body), close=True) + body)
+                self.close()
+                return
+            if request is None:
+                return
+            self.first_perf = None
+            self.busy = True
+            _dispatch(self, request)
+
+    def _parse(self) -> _Request | None:
+        buf = self.buf
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(buf) > _MAX_HEAD:
+                raise _BadRequest(431, "request headers are too large")
+            return None
+        try:
+            lines = bytes(buf[:end]).decode("latin-1").split("\r\n")
+            method, target, version = lines[0].split(" ")
+        except ValueError:
+            raise _BadRequest(400, "malformed HTTP request line") from None
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if not sep:
+                raise _BadRequest(400, f"malformed HTTP header line {line[:80]!r}")
+            headers[name.strip().lower()] = value.strip()
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            raise _BadRequest(411, "chunked request bodies are not supported; send Content-Length")
+        try:
+            length = int(headers.get("content-length", "0"))
+        except ValueError:
+            raise _BadRequest(400, "Content-Length is not a number") from None
+        if length < 0 or length > _MAX_BODY:
+            raise _BadRequest(413, f"Content-Length {length} is out of range")
+        start = end + 4
+        if len(buf) < start + length:
+            return None
+        body = bytes(buf[start : start + length])
+        del buf[: start + length]
+        connection = headers.get("connection", "").lower()
+        if version == "HTTP/1.1":
+            keep_alive = "close" not in connection
+        else:
+            keep_alive = "keep-alive" in connection
+        assert self.first_perf is not None
+        path = target.split("?", 1)[0]
+        return _Request(method, path, headers, body, keep_alive, self.first_perf, self.first_loop)
+
+
+def _head(
+    status: int,
+    content_type: str,
+    length: int | None,
+    *,
+    close: bool = False,
+    extra: dict[str, str] | None = None,
+) -> bytes:
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", f"Content-Type: {content_type}"]
+    if length is None:
+        lines += ["Transfer-Encoding: chunked", "Cache-Control: no-cache"]
+    else:
+        lines.append(f"Content-Length: {length}")
+    if close:
+        lines.append("Connection: close")
+    lines += [f"{k}: {v}" for k, v in (extra or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _respond_json(
+    conn: _Connection,
+    request: _Request,
+    obj: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+) -> None:
+    body = raw if raw is not None else json.dumps(obj).encode()
+    close = not request.keep_alive
+    conn.write(_head(status, "application/json", len(body), close=close, extra=headers) + body)
+    conn.finished(request.keep_alive)
+
+
+def _error(conn: _Connection, request: _Request, status: int, message: str) -> None:
+    _respond_json(conn, request, {"error": {"message": message}}, status)
+
+
+def _dispatch(conn: _Connection, request: _Request) -> None:
+    state = conn.state
+    route = (request.method, request.path)
+    if route == ("POST", "/v1/chat/completions"):
+        _chat(conn, request)
+    elif route == ("GET", "/v1/models"):
+        model = state.config.model
+        entry = {"id": model, "object": "model", "created": 0, "owned_by": "modelatlas-sim"}
+        _respond_json(conn, request, {"object": "list", "data": [entry]})
+    elif route == ("GET", "/health"):
+        _respond_json(conn, request, {"status": "ok"})
+    elif route == ("GET", "/sim/log"):
+        text = "[" + ",".join(e.to_log().model_dump_json() for e in state.entries) + "]"
+        _respond_json(conn, request, None, raw=text.encode())
+    elif route == ("POST", "/sim/reset"):
+        state.reset()
+        _respond_json(conn, request, {"status": "ok"})
+    elif route == ("GET", "/sim/config"):
+        _respond_json(conn, request, state.config.model_dump(mode="json"))
+    elif route == ("POST", "/sim/config"):
+        try:
+            config = SimConfig.model_validate_json(request.body)
+        except ValueError as exc:
+            _error(conn, request, 400, str(exc))
+            return
+        state.reset(config)
+        _respond_json(conn, request, config.model_dump(mode="json"))
+    elif request.path in _ROUTES:
+        _error(conn, request, 405, f"method {request.method} is not allowed on {request.path}")
+    else:
+        _error(conn, request, 404, f"no route {request.path}")
+
+
+_ROUTES = {
+    "/v1/chat/completions",
+    "/v1/models",
+    "/health",
+    "/sim/log",
+    "/sim/reset",
+    "/sim/config",
+}
+
+
+def _chat(conn: _Connection, request: _Request) -> None:
+    state = conn.state
+    config = state.config
+    received_at = dt.datetime.now(dt.UTC)
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        _error(conn, request, 400, "request body is not JSON")
+        return
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        _error(conn, request, 400, "'messages' is required")
+        return
+    if config.api_key is not None:
+        presented = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if presented != config.api_key:
+            _error(conn, request, 401, f"Incorrect API key provided: {presented or '(none)'}")
+            return
+    if config.reject_stream_options and "stream_options" in body:
+        _error(conn, request, 400, "Unrecognized request argument supplied: stream_options")
+        return
+    state.count += 1
+    n = state.count
+    stream = bool(body.get("stream", False))
+    options = body.get("stream_options") or {}
+    include_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
+    max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
+    max_tokens = int(max_tokens) if isinstance(max_tokens, int | float) else None
+    entry = _Entry(
+        n,
+        request.headers.get("x-request-id"),
+        received_at,
+        request.recv_perf,
+        stream,
+        include_usage,
+        max_tokens,
+    )
+    fault = next((f for f in config.faults if f.fires(n, state.rng)), None)
+    entry.fault = fault.kind if fault else None
+    reply = _Reply(conn, request, state, config, entry, fault, body)
+    conn.active = reply
+    if fault is not None and fault.kind in (FaultKind.RATE_LIMIT, FaultKind.SERVER_ERROR):
+        reply.error_fault(fault)
+    elif stream:
+        reply.start_stream()
+    else:
+        reply.start_complete()
+
+
+class _Reply:
+    """One chat completion being answered: timer callbacks write its chunks on schedule."""
+
+    def __init__(
+        self,
+        conn: _Connection,
+        request: _Request,
+        state: _SimState,
+        config: SimConfig,
+        entry: _Entry,
+        fault: Fault | None,
+        body: dict[str, Any],
+    ) -> None:
+        self.conn = conn
+        self.request = request
+        self.state = state
+        self.entries = state.entries
+        self.config = config
+        self.entry = entry
+        self.fault = fault
+        self.body = body
+        self.reasoning, self.answer, self.finish_reason = _plan(config, entry.max_tokens)
+        self.plan = _token_plan(config, self.reasoning, self.answer)
+        self.handle: asyncio.TimerHandle | None = None
+        self.done = False
+        self.j = 0
+        self.sent = 0
+        self.previous = ""
+        self.head = {
+            "id": f"chatcmpl-sim-{entry.n}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": config.model,
+        }
+        self.cache: dict[tuple[str, int, bool], bytes] = {}
+
+    # bookkeeping
+    def _end(self, keep_alive: bool) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.entry.end_s = _perf() - self.entry.recv_perf
+        self.state.record(self.entry, self.entries)
+        self.conn.finished(keep_alive)
+
+    def abort(self) -> None:
+        """The client went away before the response was complete."""
+        if self.done:
+            return
+        if self.handle is not None:
+            self.handle.cancel()
+        self.entry.client_disconnected = True
+        self._end(False)
+
+    def _send(self, data: bytes, kind: str, answer: int = 0, reasoning: int = 0) -> None:
+        t = _perf()  # just before the bytes go to the socket: a lower bound on any arrival
+        self.conn.write(data)
+        self.entry.chunks.append((kind, t, answer, reasoning))
+
+    def _drop(self) -> None:
+        self.entry.status = 0
+        self.done = True  # the close below is ours, not the client's
+        self.entry.end_s = _perf() - self.entry.recv_perf
+        self.state.record(self.entry, self.entries)
+        self.conn.close()
+
+    # error faults
+    def error_fault(self, fault: Fault) -> None:
+        headers: dict[str, str] = {}
+        retry: float | None
+        if fault.kind is FaultKind.RATE_LIMIT:
+            status = fault.status or 429
+            retry = fault.retry_after_s if fault.retry_after_s is not None else 1.0
+        else:
+            status = fault.status or 500
+            retry = fault.retry_after_s
+        if retry is not None:
+            headers["Retry-After"] = str(int(retry)) if float(retry).is_integer() else str(retry)
+        self.entry.status = status
+        message = f"simulated {fault.kind.value} (HTTP {status})"
+        body = json.dumps({"error": {"message": message, "type": fault.kind.value}}).encode()
+        keep = self.request.keep_alive
+        self.conn.write(
+            _head(status, "application/json", len(body), close=not keep, extra=headers) + body
+        )
+        self._end(keep)
+
+    # streaming
+    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        return _sse({**head, "choices": [choice]})
+        return _framed(_sse({**self.head, "choices": [choice]}))
 
-    field = config.reasoning_field
-    think = field == "think"
-    cache: dict[tuple[str, int, bool], bytes] = {}
-
-    def token_chunk(kind: str, size: int, first_of_kind: bool) -> bytes:
+    def _token_chunk(self, kind: str, size: int, first_of_kind: bool) -> bytes:
         key = (kind, size, first_of_kind)
-        if key not in cache:
+        data = self.cache.get(key)
+        if data is None:
+            field = self.config.reasoning_field
+            think = field == "think"
             if kind == "answer":
                 text = ANSWER_WORD * size
-                if think and first_of_kind and reasoning:
+                if think and first_of_kind and self.reasoning:
                     text = "</think>" + text
-                cache[key] = chunk({"content": text})
+                data = self._chunk({"content": text})
             else:
                 text = REASONING_WORD * size
                 if think:
-                    cache[key] = chunk({"content": ("<think>" if first_of_kind else "") + text})
+                    data = self._chunk({"content": ("<think>" if first_of_kind else "") + text})
                 else:
-                    cache[key] = chunk({field: text})
-        return cache[key]
+                    data = self._chunk({field: text})
+            self.cache[key] = data
+        return data
 
-    resp = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-    )
-    await resp.prepare(request)
-    log = entry.chunks.append
-
-    async def send(
-        data: bytes, kind: str, answer_tokens: int = 0, reasoning_tokens: int = 0
-    ) -> None:
-        t = perf()  # just before the bytes go to the socket: a lower bound on any arrival
-        await resp.write(data)
-        log(
-            SimChunk.model_construct(  # no validation: this is the server's hot loop
-                kind=kind,
-                t_s=t - r0,
-                perf=t,
-                answer_tokens=answer_tokens,
-                reasoning_tokens=reasoning_tokens,
-            )
-        )
-
-    if config.role_chunk:
-        await send(chunk({"role": "assistant", "content": ""}), "role")
-    sent = 0
-    previous = ""
-    for j, (kind, size) in enumerate(plan):
-        if kind == "hidden":
-            previous = kind
-            continue
-        await _sleep_until(loop, recv_loop + config.ttft_s + j * config.itl_s)
-        if fault is not None and sent == fault.after_chunks:
-            if fault.kind is FaultKind.DROP:
-                assert request.transport is not None
-                request.transport.close()
-                entry.status = 0
-                return resp
-            await send(b'data: {"choices": [{"delta": {"content": "oops"\n\n', "malformed")
-        data = token_chunk(kind, size, kind != previous)
-        previous = kind
-        if kind == "answer":
-            await send(data, "token", answer_tokens=size)
+    def start_stream(self) -> None:
+        head = _head(200, "text/event-stream", None, close=not self.request.keep_alive)
+        if self.config.role_chunk:
+            self._send(head + self._chunk({"role": "assistant", "content": ""}), "role")
         else:
-            await send(data, "token", reasoning_tokens=size)
-        sent += 1
-    await send(chunk({}, finish), "finish")
-    if config.usage and entry.include_usage:
-        await send(
-            _sse({**head, "choices": [], "usage": _usage(config, body, reasoning, answer)}), "usage"
+            self.conn.write(head)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        plan = self.plan
+        while self.j < len(plan) and plan[self.j][0] == "hidden":
+            self.previous = "hidden"
+            self.j += 1
+        if self.j >= len(plan):
+            self._finish_stream()
+            return
+        config = self.config
+        deadline = self.request.recv_loop + config.ttft_s + self.j * config.itl_s
+        self.handle = self.conn.loop.call_at(deadline, self._fire)
+
+    def _fire(self) -> None:
+        self.handle = None
+        if self.done:
+            return
+        fault = self.fault
+        if fault is not None and self.sent == fault.after_chunks:
+            if fault.kind is FaultKind.DROP:
+                self._drop()
+                return
+            if fault.kind is FaultKind.MALFORMED:
+                self._send(_framed(b'data: {"choices": [{"delta": {"content": "oops"\n\n'), "malformed")
+        kind, size = self.plan[self.j]
+        data = self._token_chunk(kind, size, kind != self.previous)
+        self.previous = kind
+        if kind == "answer":
+            self._send(data, "token", answer=size)
+        else:
+            self._send(data, "token", reasoning=size)
+        self.sent += 1
+        self.j += 1
+        self._schedule()
+
+    def _finish_stream(self) -> None:
+        self._send(self._chunk({}, self.finish_reason), "finish")
+        if self.config.usage and self.entry.include_usage:
+            usage = _usage(self.config, self.body, self.reasoning, self.answer)
+            self._send(_framed(_sse({**self.head, "choices": [], "usage": usage})), "usage")
+        self._send(_framed(b"data: [DONE]\n\n") + _LAST_CHUNK, "done")
+        self._end(self.request.keep_alive)
+
+    # not streaming
+    def start_complete(self) -> None:
+        config = self.config
+        last = max(len(self.plan) - 1, 0)
+        deadline = self.request.recv_loop + config.ttft_s + last * config.itl_s
+        self.handle = self.conn.loop.call_at(deadline, self._complete)
+
+    def _complete(self) -> None:
+        self.handle = None
+        if self.done:
+            return
+        config, fault = self.config, self.fault
+        if fault is not None and fault.kind is FaultKind.DROP:
+            self._drop()
+            return
+        reasoning, answer, finish = self.reasoning, self.answer, self.finish_reason
+        message: dict[str, Any] = {"role": "assistant", "content": ANSWER_WORD * answer}
+        if reasoning and config.reasoning_field == "think":
+            message["content"] = "<think>" + REASONING_WORD * reasoning
+            if answer or finish == "stop":
+                message["content"] += "</think>" + ANSWER_WORD * answer
+        elif reasoning and config.reasoning_field in ("reasoning_content", "reasoning"):
+            message[config.reasoning_field] = REASONING_WORD * reasoning
+        payload: dict[str, Any] = {
+            "id": f"chatcmpl-sim-{self.entry.n}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": config.model,
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+            ],
+        }
+        if config.usage:
+            payload["usage"] = _usage(config, self.body, reasoning, answer)
+        data = json.dumps(payload).encode()
+        if fault is not None and fault.kind is FaultKind.MALFORMED:
+            data = data[: len(data) // 2]
+        keep = self.request.keep_alive
+        visible_reasoning = 0 if config.reasoning_field == "hidden" else reasoning
+        self._send(
+            _head(200, "application/json", len(data), close=not keep) + data,
+            "body",
+            answer=answer,
+            reasoning=visible_reasoning,
         )
-    await send(b"data: [DONE]\n\n", "done")
-    await resp.write_eof()
-    return resp
-
-
-async def _complete(
-    request: web.Request,
-    config: SimConfig,
-    entry: SimRequestLog,
-    fault: Fault | None,
-    recv_loop: float,
-    body: dict[str, Any],
-) -> web.StreamResponse:
-    loop = asyncio.get_running_loop()
-    reasoning, answer, finish = _plan(config, entry.max_tokens)
-    plan = _token_plan(config, reasoning, answer)
-    await _sleep_until(loop, recv_loop + config.ttft_s + max(len(plan) - 1, 0) * config.itl_s)
-    if fault is not None and fault.kind is FaultKind.DROP:
-        assert request.transport is not None
-        request.transport.close()
-        entry.status = 0
-        return web.Response()
-    message: dict[str, Any] = {"role": "assistant", "content": ANSWER_WORD * answer}
-    if reasoning and config.reasoning_field == "think":
-        message["content"] = "<think>" + REASONING_WORD * reasoning
-        if answer or finish == "stop":
-            message["content"] += "</think>" + ANSWER_WORD * answer
-    elif reasoning and config.reasoning_field in ("reasoning_content", "reasoning"):
-        message[config.reasoning_field] = REASONING_WORD * reasoning
-    payload: dict[str, Any] = {
-        "id": f"chatcmpl-sim-{entry.n}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": config.model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-    }
-    if config.usage:
-        payload["usage"] = _usage(config, body, reasoning, answer)
-    data = json.dumps(payload).encode()
-    if fault is not None and fault.kind is FaultKind.MALFORMED:
-        data = data[: len(data) // 2]
-    resp = web.Response(body=data, content_type="application/json")
-    t = time.perf_counter()
-    await resp.prepare(request)
-    await resp.write_eof()
-    visible_reasoning = 0 if config.reasoning_field == "hidden" else reasoning
-    entry.chunks.append(
-        SimChunk(
-            kind="body",
-            t_s=t - entry.recv_perf,
-            perf=t,
-            answer_tokens=answer,
-            reasoning_tokens=visible_reasoning,
-        )
-    )
-    return resp
-
-
-async def _models(request: web.Request) -> web.Response:
-    model = request.app[STATE].config.model
-    entry = {"id": model, "object": "model", "created": 0, "owned_by": "modelatlas-sim"}
-    return web.json_response({"object": "list", "data": [entry]})
-
-
-async def _health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
-async def _get_log(request: web.Request) -> web.Response:
-    entries = request.app[STATE].entries
-    return web.Response(
-        text="[" + ",".join(e.model_dump_json() for e in entries) + "]",
-        content_type="application/json",
-    )
-
-
-async def _reset(request: web.Request) -> web.Response:
-    request.app[STATE].reset()
-    return web.json_response({"status": "ok"})
-
-
-async def _get_config(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATE].config.model_dump(mode="json"))
-
-
-async def _set_config(request: web.Request) -> web.Response:
-    """Replace the configuration and reset the log and request counter."""
-    try:
-        config = SimConfig.model_validate_json(await request.read())
-    except ValueError as exc:
-        return web.json_response({"error": {"message": str(exc)}}, status=400)
-    request.app[STATE].reset(config)
-    return web.json_response(config.model_dump(mode="json"))
-
-
-def create_app(config: SimConfig, log_path: Path | None = None) -> web.Application:
-    """The simulator as an aiohttp application; ``log_path`` appends one JSON line per request."""
-    app = web.Application()
-    state = _SimState(config, log_path)
-    app[STATE] = state
-
-    async def close_log(app: web.Application) -> None:
-        if state.log_file is not None:
-            state.log_file.close()
-
-    app.on_cleanup.append(close_log)
-    app.router.add_post("/v1/chat/completions", _chat)
-    app.router.add_get("/v1/models", _models)
-    app.router.add_get("/health", _health)
-    app.router.add_get("/sim/log", _get_log)
-    app.router.add_post("/sim/reset", _reset)
-    app.router.add_get("/sim/config", _get_config)
-    app.router.add_post("/sim/config", _set_config)
-    return app
+        self._end(keep)
 
 
 READY_PREFIX = "modelatlas-sim listening on "
 
 
-async def _start(
-    config: SimConfig, host: str, port: int, log_path: Path | None
-) -> tuple[web.AppRunner, str]:
-    return await _start_app(create_app(config, log_path), host, port)
+class SimServer:
+    """A running simulator on the current event loop (see :func:`start_server`)."""
+
+    def __init__(self, server: asyncio.Server, state: _SimState, base_url: str) -> None:
+        self.server = server
+        self.state = state
+        self.base_url = base_url
+
+    async def close(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+        self.state.close()
+
+
+async def start_server(
+    config: SimConfig, host: str = "127.0.0.1", port: int = 0, log_path: Path | None = None
+) -> SimServer:
+    """Start the simulator on the running loop; ``log_path`` appends one JSON line per request."""
+    state = _SimState(config, log_path)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: _Connection(state), host, port, backlog=4096)
+    bound = server.sockets[0].getsockname()[1]
+    return SimServer(server, state, f"http://{host}:{bound}/v1")
 
 
 async def _start_app(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
@@ -557,21 +865,31 @@ async def _start_app(app: web.Application, host: str, port: int) -> tuple[web.Ap
     return runner, f"http://{host}:{bound}/v1"
 
 
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop when installed (the simulator must out-run the clients), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
 def serve(
     config: SimConfig, host: str = "127.0.0.1", port: int = 8765, log_path: Path | None = None
 ) -> None:
     """Run the simulator until interrupted; prints ``READY_PREFIX + base_url`` once listening."""
 
     async def main() -> None:
-        runner, base_url = await _start(config, host, port, log_path)
-        print(READY_PREFIX + base_url, flush=True)
+        server = await start_server(config, host, port, log_path)
+        print(READY_PREFIX + server.base_url, flush=True)
         try:
             await asyncio.Event().wait()
         finally:
-            await runner.cleanup()
+            await server.close()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=_new_loop) as runner:
+        runner.run(main())
 
 
 @contextlib.contextmanager
@@ -638,7 +956,11 @@ def _await_ready(proc: subprocess.Popen[str], timeout_s: float) -> str:
 
 @contextlib.contextmanager
 def _sim_thread(config: SimConfig, log_path: Path | None) -> Iterator[str]:
-    with app_in_thread(create_app(config, log_path)) as url:
+    async def start() -> tuple[Callable[[], Awaitable[None]], str]:
+        server = await start_server(config, "127.0.0.1", 0, log_path)
+        return server.close, server.base_url
+
+    with _in_thread(start, "modelatlas-sim") as url:
         yield url
 
 
@@ -646,6 +968,21 @@ def _sim_thread(config: SimConfig, log_path: Path | None) -> Iterator[str]:
 def app_in_thread(app: web.Application, *, name: str = "modelatlas-sim") -> Iterator[str]:
     """Serve an aiohttp app on 127.0.0.1 at a free port from a thread with its own event loop;
     yields its base URL (``http://127.0.0.1:PORT/v1``). Tests use it for scripted servers."""
+
+    async def start() -> tuple[Callable[[], Awaitable[None]], str]:
+        runner, url = await _start_app(app, "127.0.0.1", 0)
+        return runner.cleanup, url
+
+    with _in_thread(start, name) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _in_thread(
+    start: Callable[[], Awaitable[tuple[Callable[[], Awaitable[None]], str]]], name: str
+) -> Iterator[str]:
+    """Run ``start()`` on a new event loop in a daemon thread; yield the URL it returns, then
+    await the close function it returned and stop the loop."""
     loop = asyncio.new_event_loop()
     started = threading.Event()
     result: list[Any] = []
@@ -653,7 +990,7 @@ def app_in_thread(app: web.Application, *, name: str = "modelatlas-sim") -> Iter
     def run() -> None:
         asyncio.set_event_loop(loop)
         try:
-            result.append(loop.run_until_complete(_start_app(app, "127.0.0.1", 0)))
+            result.append(loop.run_until_complete(start()))
         except BaseException as exc:
             result.append(exc)
             started.set()
@@ -666,11 +1003,11 @@ def app_in_thread(app: web.Application, *, name: str = "modelatlas-sim") -> Iter
     started.wait()
     if isinstance(result[0], BaseException):
         raise result[0]
-    runner, url = result[0]
+    close, url = result[0]
     try:
         yield url
     finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        asyncio.run_coroutine_threadsafe(close(), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
