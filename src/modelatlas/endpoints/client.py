@@ -42,7 +42,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import aiohttp
 from pydantic import BaseModel, Field
@@ -56,6 +56,7 @@ from modelatlas.endpoints.records import (
     StreamEvent,
 )
 from modelatlas.endpoints.tokens import count_tokens
+from modelatlas.endpoints.wire import WireConnectError, WirePool, WireResponse
 from modelatlas.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,10 @@ class ClientOptions(BaseModel):
     """Keep per-event arrivals in the record (perf needs them; evals may drop them)."""
     seed: int | None = None
     """Seed for the backoff jitter (tests)."""
+    transport: Literal["aiohttp", "wire"] = "aiohttp"
+    """``wire`` sends :meth:`EndpointClient.chat_raw` calls on the minimal HTTP/1.1 transport
+    of :mod:`modelatlas.endpoints.wire` (bytes stamped in the protocol callback; perf's default);
+    ``aiohttp`` on the general client. :meth:`EndpointClient.chat` always uses aiohttp."""
 
 
 class ChatRequest(BaseModel):
@@ -485,6 +490,7 @@ class EndpointClient:
         self._api_key = _read_key(endpoint.api_key_env, endpoint.base_url)
         self._url = endpoint.base_url.rstrip("/") + "/chat/completions"
         self._session: aiohttp.ClientSession | None = None
+        self._wire: WirePool | None = None
         self._parser: ThreadPoolExecutor | None = None
         self._rng = random.Random(self.options.seed)
         self._timeout = aiohttp.ClientTimeout(
@@ -526,6 +532,9 @@ class EndpointClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._wire is not None:
+            await self._wire.close()
+            self._wire = None
         if self._parser is not None:
             self._parser.shutdown(wait=False)
             self._parser = None
@@ -587,7 +596,7 @@ class EndpointClient:
         while True:
             attempts += 1
             body = json.dumps(self.body(request)).encode()
-            raw = await self._attempt(request, body, request_id)
+            raw = await self._attempt(request, body, request_id, parse=parse)
             error = (await self._parse(raw)).error if parse else raw.quick_error()
             if error is None:
                 break
@@ -627,7 +636,11 @@ class EndpointClient:
             delay = max(delay, min(retry_after, o.max_retry_after_s))
         return delay
 
-    async def _attempt(self, request: ChatRequest, body: bytes, request_id: str) -> RawCall:
+    async def _attempt(
+        self, request: ChatRequest, body: bytes, request_id: str, *, parse: bool
+    ) -> RawCall:
+        if self.options.transport == "wire" and not parse:
+            return await self._attempt_wire(request, body, request_id)
         session = self.open()
         headers = {**self._headers, "X-Request-ID": request_id}
         times: list[float] = []
@@ -668,6 +681,61 @@ class EndpointClient:
         except Exception as exc:
             raw.error = exception_error(exc, received=raw.headers_perf is not None)
         raw.end_perf = perf()
+        return raw
+
+    def _wire_pool(self) -> WirePool:
+        if self._wire is None:
+            o = self.options
+            self._wire = WirePool(
+                self._url,
+                connect_timeout_s=o.connect_timeout_s,
+                idle_timeout_s=o.idle_timeout_s,
+                total_timeout_s=o.total_timeout_s,
+            )
+        return self._wire
+
+    async def _attempt_wire(self, request: ChatRequest, body: bytes, request_id: str) -> RawCall:
+        """:meth:`_attempt` on the wire transport: the same :class:`RawCall`, filled by the
+        protocol callback (each body read stamped on arrival, no task wake-up per chunk)."""
+        pool = self._wire_pool()
+        data = pool.request_bytes(body, {**self._headers, "X-Request-ID": request_id})
+        times: list[float] = []
+        chunks: list[bytes] = []
+        raw = RawCall(
+            request_id=request_id,
+            base_url=self.endpoint.base_url,
+            model=self.endpoint.model,
+            stream=request.stream,
+            messages=request.messages,
+            keep_events=self.options.keep_events,
+            secret=self._api_key,
+            times=times,
+            chunks=chunks,
+        )
+        raw.started_at = dt.datetime.now(dt.UTC)
+        response = WireResponse(times, chunks)
+        raw.send_perf = time.perf_counter()
+        try:
+            await pool.post(data, response)
+        except asyncio.CancelledError:
+            raise
+        except WireConnectError as exc:
+            raw.error = CallError(kind=ErrorKind.CONNECT_FAILED, message=exc.reason)
+        except Exception as exc:
+            raw.error = exception_error(exc, received=response.headers_perf is not None)
+        raw.headers_perf = response.headers_perf
+        raw.end_perf = response.end_perf or time.perf_counter()
+        if response.status:
+            raw.status = response.status
+            self.reached = True
+            if response.status != 200 and raw.error is None:
+                error_body = b"".join(chunks)
+                times.clear()
+                chunks.clear()
+                raw.error = http_error(response.status, response.headers, error_body)
+            elif raw.error is None:
+                kind = response.headers.get("Content-Type", "")
+                raw.sse = request.stream and "json" not in kind
         return raw
 
 

@@ -93,6 +93,13 @@ def run_cmd(
     warmup: Annotated[int, typer.Option(help="Warm-up requests, excluded (per level).")] = 1,
     seed: Annotated[int, typer.Option(help="Seed for prompts and arrivals.")] = 0,
     processes: Annotated[int, typer.Option(help="Client processes (results merged).")] = 1,
+    transport: Annotated[
+        str,
+        typer.Option(
+            help="Client HTTP transport: wire (HTTP/1.1, stamps bytes in the socket callback; "
+            "fastest) or aiohttp (the general client, as evals and `call` use)."
+        ),
+    ] = "wire",
     ignore_eos: Annotated[
         bool, typer.Option(help="Send ignore_eos=true (vLLM, SGLang, llama.cpp server).")
     ] = False,
@@ -135,6 +142,8 @@ def run_cmd(
         raise UserError(f"Unknown --slo-target {slo_target!r}.", hint="Use concurrency or rate.")
     if processes < 1:
         raise UserError("--processes must be at least 1.")
+    if transport not in ("wire", "aiohttp"):
+        raise UserError(f"Unknown --transport {transport!r}.", hint="Use wire or aiohttp.")
     job = PerfJob(
         workload=None if prompts_file else get_workload(workload),
         prompts_file=prompts_file,
@@ -146,6 +155,7 @@ def run_cmd(
         warmup=warmup,
         seed=seed,
         processes=processes,
+        transport=transport,  # type: ignore[arg-type]
         options=RequestOptions(ignore_eos=ignore_eos, temperature=temperature),
         max_tokens=max_tokens,
         prefix_nonce=prefix_nonce,

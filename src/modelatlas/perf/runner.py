@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from modelatlas.endpoints.client import ClientOptions, EndpointClient, EndpointSpec, RawCall
 from modelatlas.endpoints.records import CallRecord
@@ -59,10 +59,17 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         return runner.run(coro)
 
 
-def perf_client_options(load: Load, *, timeout_s: float | None = None) -> ClientOptions:
-    """No retries (failures are measured), one pooled connection per stream, events kept."""
+Transport = Literal["wire", "aiohttp"]
+
+
+def perf_client_options(
+    load: Load, *, timeout_s: float | None = None, transport: Transport = "wire"
+) -> ClientOptions:
+    """No retries (failures are measured), one pooled connection per stream, events kept, and
+    the wire transport (:mod:`modelatlas.endpoints.wire`) unless ``transport`` says aiohttp."""
     limit = 0 if load.mode == "rate" else max(load.workers, 1)
     return ClientOptions(
+        transport=transport,
         connection_limit=limit,
         max_attempts=1,
         keep_events=True,
@@ -226,11 +233,12 @@ def run_load(
     processes: int = 1,
     timeout_s: float | None = None,
     on_done: OnDone | None = None,
+    transport: Transport = "wire",
 ) -> LoadResult:
     """Send ``items`` in ``load``'s shape, from ``processes`` client processes; measure them."""
     started_at = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
-    options = perf_client_options(load, timeout_s=timeout_s)
+    options = perf_client_options(load, timeout_s=timeout_s, transport=transport)
     offsets = None
     if load.mode == "rate":
         assert load.rate is not None

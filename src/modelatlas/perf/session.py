@@ -17,7 +17,7 @@ from modelatlas.endpoints.records import CallRecord, ErrorKind
 from modelatlas.errors import UserError
 from modelatlas.perf.calibrate import load_calibration, load_warning, machine_info
 from modelatlas.perf.metrics import DEFINITIONS, RequestMetrics, SloSpec, summarize
-from modelatlas.perf.runner import LoadResult, loop_name, run_load
+from modelatlas.perf.runner import LoadResult, Transport, loop_name, run_load
 from modelatlas.perf.schedule import Arrival, Load
 from modelatlas.perf.search import LevelRun, slo_search, sweep
 from modelatlas.perf.targets import Target
@@ -62,6 +62,8 @@ class PerfJob:
     """Requests sent first in the same load shape and excluded from every figure."""
     seed: int = 0
     processes: int = 1
+    transport: Transport = "wire"
+    """The client's HTTP transport: ``wire`` (stamps in the protocol callback) or aiohttp."""
     options: RequestOptions = field(default_factory=RequestOptions)
     max_tokens: int | None = None
     """Prompt files: max_tokens for rows that set none."""
@@ -97,6 +99,7 @@ class PerfJob:
             "warmup": self.warmup,
             "seed": self.seed,
             "processes": self.processes,
+            "transport": self.transport,
             "ignore_eos": self.options.ignore_eos,
             "temperature": self.options.temperature,
             "slos": [f"{m}:{s}{op}{x:g}" for m, s, op, x in self.slos],
@@ -188,6 +191,7 @@ def execute(
             items,
             load,
             processes=job.processes,
+            transport=job.transport,
             timeout_s=job.timeout_s,
             on_done=progress.advance,
         )
@@ -272,7 +276,12 @@ def execute(
         "started_at": started.isoformat(),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(),
         "client_version": __version__,
-        "client": {"loop": loop_name(), "processes": job.processes, "machine": machine_info()},
+        "client": {
+            "loop": loop_name(),
+            "transport": job.transport,
+            "processes": job.processes,
+            "machine": machine_info(),
+        },
         "config": job.config(),
     }
     if levels:
