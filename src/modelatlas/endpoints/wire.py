@@ -267,6 +267,8 @@ class WirePool:
         self.user_agent = user_agent
         self._idle: list[_Conn] = []
         self._all: set[_Conn] = set()
+        self.connections_opened = 0
+        """Connections this pool has made (keep-alive reuse keeps it at the peak in flight)."""
         self._ssl: ssl.SSLContext | None = ssl.create_default_context() if self.tls else None
 
     def request_bytes(self, body: bytes, headers: dict[str, str]) -> bytes:
@@ -308,6 +310,7 @@ class WirePool:
         except OSError as exc:
             raise WireConnectError(exc.strerror or type(exc).__name__) from None
         self._all.add(conn)
+        self.connections_opened += 1
         return conn
 
     async def post(self, request: bytes, response: WireResponse) -> None:
