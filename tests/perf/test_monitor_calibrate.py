@@ -71,6 +71,10 @@ def test_calibration_levels_ceiling_and_warning() -> None:
     first = result.levels[0]
     assert first.errors == 0 and first.accuracy.matched == first.requests - 1
     assert first.streams_peak == 1
+    assert result.transport == "wire"
+    # The server's TTFT is a part of the client's: the difference is never negative.
+    vs_server = first.accuracy.ttft_vs_server_err_p50_s
+    assert vs_server is not None and 0 <= vs_server < 0.05
     if result.ceiling_concurrency is not None:
         assert result.ceiling_chunks_per_s and result.ceiling_chunks_per_s > 0
     path = save_calibration(result)
@@ -85,3 +89,7 @@ def test_calibration_levels_ceiling_and_warning() -> None:
     assert load_warning(busy, 16, 2, fake) is None  # 400 per process: under half
     assert load_warning({"throughput": {"chunks_per_s": 10.0}}, 1, 1, None) is None
     assert load_warning({"throughput": {"chunks_per_s": 10.0}}, 128, 1, None) is not None
+    # A calibration of another transport does not vouch for this run's.
+    other = load_warning({"throughput": {"chunks_per_s": 10.0}}, 128, 1, fake, "wire")
+    assert other is not None and "--transport wire" in other
+    assert load_warning({"throughput": {"chunks_per_s": 10.0}}, 128, 1, fake, "aiohttp") is None

@@ -6,15 +6,21 @@ each figure the client reports can be checked against the truth:
 
 - TTFT error = client TTFT - (simulator's first token chunk ``perf`` - client ``send_perf``):
   how late the client noticed the first token (the request's trip to the server is part of both).
+- TTFT vs server = client TTFT - the simulator's own TTFT (receipt of the request's first byte
+  -> first token write): what a user of the figures sees, including any delay between the
+  client's send stamp and the request reaching the server (a busy client stamps a send and
+  writes it late; only the server can see that).
 - TTFAT error likewise with the first answer chunk.
 - arrival lag = client arrival - simulator send, for every token chunk.
 - speed error = client output speed / simulator output speed (from its log) - 1.
 
 ``modelatlas perf calibrate`` runs closed-loop loads at increasing concurrency and stores, per
 level, the streams, received chunks/s and tokens/s, and these errors, in
-``home_dir()/perf-calibration.json``. The *ceiling* is the highest level whose median TTFT error
-is at most ``ttft_tol_s`` (2 ms) and whose median |speed error| is at most ``speed_tol`` (1 %);
-a perf run warns when it receives more than half of the ceiling's chunks/s per process.
+``home_dir()/perf-calibration.json``, with the client transport measured (``wire`` or
+``aiohttp``). The *ceiling* is the highest level whose median TTFT error and median TTFT vs
+server are both at most ``ttft_tol_s`` (2 ms) and whose median |speed error| is at most
+``speed_tol`` (1 %); a perf run on the same transport warns when it receives more than half of
+the ceiling's chunks/s per process.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import socket
 import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -36,7 +42,7 @@ from modelatlas.endpoints.client import EndpointSpec
 from modelatlas.endpoints.records import CallRecord
 from modelatlas.endpoints.sim import SimConfig, SimRequestLog, configure, fetch_log, running_sim
 from modelatlas.perf.metrics import percentile, summarize
-from modelatlas.perf.runner import LoadResult, loop_name, run_load
+from modelatlas.perf.runner import LoadResult, Transport, loop_name, run_load
 from modelatlas.perf.schedule import Load, Mode
 from modelatlas.perf.workloads import Workload, plan_requests
 from modelatlas.settings import home_dir
@@ -59,6 +65,9 @@ class Accuracy(BaseModel):
     ttft_median_true_s: float | None = None
     ttft_median_server_s: float | None = None
     """Median of the simulator's own receipt -> first token chunk."""
+    ttft_vs_server_err_p50_s: float | None = None
+    """Median over requests of client TTFT - the simulator's TTFT for the same request."""
+    ttft_vs_server_err_p99_s: float | None = None
     arrival_lag_p50_s: float | None = None
     arrival_lag_p99_s: float | None = None
     speed_err_p50: float | None = None
@@ -87,6 +96,7 @@ def compare_with_sim(
     client_ttft: list[float] = []
     true_ttft: list[float] = []
     server_ttft: list[float] = []
+    vs_server: list[float] = []
     client_speed: list[float] = []
     true_speed: list[float] = []
     late: list[float] = []
@@ -105,6 +115,7 @@ def compare_with_sim(
         client_ttft.append(record.ttft_s)
         true_ttft.append(truth)
         server_ttft.append(sent[0].t_s)
+        vs_server.append(record.ttft_s - sent[0].t_s)
         if sim_ttft_s is not None:
             late.append(sent[0].t_s - sim_ttft_s)
         first_answer = next((c for c in sent if c.answer_tokens), None)
@@ -126,6 +137,8 @@ def compare_with_sim(
         ttft_median_client_s=_med(client_ttft),
         ttft_median_true_s=_med(true_ttft),
         ttft_median_server_s=_med(server_ttft),
+        ttft_vs_server_err_p50_s=_med(vs_server),
+        ttft_vs_server_err_p99_s=percentile(vs_server, 99) if vs_server else None,
         arrival_lag_p50_s=_med(lags),
         arrival_lag_p99_s=percentile(lags, 99) if lags else None,
         speed_err_p50=_med(speed_err),
@@ -155,6 +168,8 @@ class Calibration(BaseModel):
     machine: dict[str, Any] = Field(default_factory=dict)
     sim: dict[str, Any] = Field(default_factory=dict)
     processes: int = 1
+    transport: Transport = "aiohttp"
+    """The client transport measured (files written before transports existed: aiohttp)."""
     ttft_tol_s: float = TTFT_TOL_S
     speed_tol: float = SPEED_TOL
     levels: list[CalibrationLevel] = Field(default_factory=list)
@@ -162,6 +177,11 @@ class Calibration(BaseModel):
     ceiling_chunks_per_s: float | None = None
     """Chunks/s per client process at the ceiling."""
     ceiling_tokens_per_s: float | None = None
+    limited_by: Literal["client", "simulator"] | None = None
+    """Why the level after the ceiling failed: ``simulator`` when the simulator itself sent
+    first tokens late (its median lateness past ``ttft_tol_s``) while the client's own stamp
+    and speed errors were within tolerance, so the ceiling found is the simulator's and the
+    client's is at least as high; ``client`` otherwise; ``None`` when every level passed."""
 
 
 def machine_info() -> dict[str, Any]:
@@ -220,6 +240,7 @@ def measure_level(
     processes: int = 1,
     sim: SimConfig | None = None,
     seed: int = 0,
+    transport: Transport = "wire",
 ) -> tuple[LoadResult, Accuracy]:
     """One closed-loop load at ``concurrency`` against a running simulator configured with
     ``sim`` (its log cleared first by the caller): ``concurrency`` warm-up requests (one per
@@ -237,7 +258,7 @@ def measure_level(
     mode: Mode = "sequential" if concurrency == 1 else "concurrency"
     load = Load(mode, concurrency, seed=seed, ramp_up_s=ramp)
     spec = EndpointSpec(base_url=base_url, model="sim")
-    result = run_load(spec, items, load, processes=processes)
+    result = run_load(spec, items, load, processes=processes, transport=transport)
     measured = [rec for rec, m in zip(result.records, result.requests, strict=True) if not m.warmup]
     sim_ttft = sim.ttft_s if sim is not None else None
     accuracy = compare_with_sim(measured, fetch_log(base_url), sim_ttft_s=sim_ttft)
@@ -252,6 +273,7 @@ def calibrate(
     processes: int = 1,
     ttft_tol_s: float = TTFT_TOL_S,
     speed_tol: float = SPEED_TOL,
+    transport: Transport = "wire",
     on_level: Callable[[CalibrationLevel], None] | None = None,
 ) -> Calibration:
     """Measure the client against a fresh simulator subprocess at each concurrency level."""
@@ -261,6 +283,7 @@ def calibrate(
         machine=machine_info(),
         sim=sim.model_dump(mode="json"),
         processes=processes,
+        transport=transport,
         ttft_tol_s=ttft_tol_s,
         speed_tol=speed_tol,
     )
@@ -273,6 +296,7 @@ def calibrate(
                 output_tokens=output_tokens,
                 processes=processes,
                 sim=sim,
+                transport=transport,
             )
             summary = summarize(result.requests)
             tput = summary.get("throughput", {})
@@ -280,6 +304,8 @@ def calibrate(
                 summary["errors"] == 0
                 and acc.ttft_err_p50_s is not None
                 and abs(acc.ttft_err_p50_s) <= ttft_tol_s
+                and acc.ttft_vs_server_err_p50_s is not None
+                and abs(acc.ttft_vs_server_err_p50_s) <= ttft_tol_s
                 and acc.speed_median_err is not None
                 and abs(acc.speed_median_err) <= speed_tol
             )
@@ -301,14 +327,39 @@ def calibrate(
                 calibration.ceiling_chunks_per_s = (entry.chunks_per_s or 0.0) / processes
                 calibration.ceiling_tokens_per_s = entry.tokens_per_s
             else:
+                # The simulator's fault only when it was late and the client's own figures
+                # (stamp error, speed) were still within tolerance.
+                late = acc.sim_late_p50_s
+                sim_bound = (
+                    late is not None
+                    and late > ttft_tol_s
+                    and acc.ttft_err_p50_s is not None
+                    and abs(acc.ttft_err_p50_s) <= ttft_tol_s
+                    and acc.speed_median_err is not None
+                    and abs(acc.speed_median_err) <= speed_tol
+                )
+                calibration.limited_by = "simulator" if sim_bound else "client"
                 break
     return calibration
 
 
 def load_warning(
-    summary: dict[str, Any], concurrency: float, processes: int, calibration: Calibration | None
+    summary: dict[str, Any],
+    concurrency: float,
+    processes: int,
+    calibration: Calibration | None,
+    transport: Transport | None = None,
 ) -> str | None:
-    """A warning when a run passed half of the calibrated client ceiling (per process)."""
+    """A warning when a run passed half of the calibrated client ceiling (per process), or
+    when the calibration was measured on another ``transport`` than the run used."""
+    if calibration is not None and transport is not None and calibration.transport != transport:
+        if concurrency >= 64:
+            return (
+                f"The client calibration on this machine measured the {calibration.transport} "
+                f"transport, this run used {transport}: run `modelatlas perf calibrate "
+                f"--transport {transport}` to know whether the client keeps up at this load."
+            )
+        return None
     if calibration is None or calibration.ceiling_chunks_per_s is None:
         if concurrency >= 64:
             return (
@@ -322,7 +373,10 @@ def load_warning(
     streams = concurrency / max(processes, 1)
     ceiling_streams = calibration.ceiling_concurrency or 0
     # Streams count only when calibration found a level the client could not take.
-    limited = any(not level.within_tolerance for level in calibration.levels)
+    limited = calibration.limited_by == "client" or (
+        calibration.limited_by is None
+        and any(not level.within_tolerance for level in calibration.levels)
+    )
     if per_process > 0.5 * limit or (limited and streams > 0.5 * ceiling_streams):
         return (
             f"This run received {per_process:,.0f} chunks/s with {streams:g} streams per client "

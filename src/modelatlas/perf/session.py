@@ -319,7 +319,7 @@ def _warnings(job: PerfJob, summary: dict[str, Any], levels: Sequence[LevelRun])
     calibration = load_calibration()
     checks = [(lv.summary, lv.level) for lv in levels] or [(summary, float(job.concurrency))]
     for s, level in checks:
-        warning = load_warning(s, level, job.processes, calibration)
+        warning = load_warning(s, level, job.processes, calibration, job.transport)
         if warning:
             warnings.append(warning)
             break
