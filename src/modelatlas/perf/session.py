@@ -125,12 +125,13 @@ def _plan(
     job: PerfJob, target: Target, count: int, warmup: int, start: int
 ) -> list[PlannedRequest]:
     options = job.options
-    if target.request_params:
+    eos = target.ignore_eos_params if options.ignore_eos else {}
+    if target.request_params or eos:
         options = RequestOptions(
             ignore_eos=options.ignore_eos,
             temperature=options.temperature,
             include_usage=options.include_usage,
-            extra_body={**target.request_params, **options.extra_body},
+            extra_body={**target.request_params, **eos, **options.extra_body},
         )
     if job.prompts_file is not None:
         return plan_from_file(

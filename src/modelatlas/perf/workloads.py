@@ -12,8 +12,10 @@ has nothing to copy). The same seed gives the same prompts. Each word is one com
 written with a leading space, so the count is exact by construction (and checked).
 
 Output length is enforced with ``max_tokens``; ``ignore_eos`` (vLLM, SGLang, llama.cpp's native
-server) is sent in the body when asked, and every request records whether the server stopped
-early (see :class:`~modelatlas.perf.metrics.RequestMetrics`).
+server) is sent in the body when asked (and, for the embedded llama-cpp-python server, which
+ignores that flag, a ``logit_bias`` banning the model's end-of-turn tokens: see
+:mod:`modelatlas.perf.targets`), and every request records whether the server stopped early
+(see :class:`~modelatlas.perf.metrics.RequestMetrics`).
 """
 
 from __future__ import annotations
