@@ -12,6 +12,7 @@ import pytest
 
 from modelatlas.endpoints import local
 from modelatlas.endpoints.client import ChatRequest, EndpointClient, EndpointSpec
+from modelatlas.endpoints.records import CallRecord
 from modelatlas.endpoints.tokens import count_tokens
 
 pytestmark = pytest.mark.local_model
@@ -141,3 +142,28 @@ async def test_ignore_eos_params_run_the_model_to_max_tokens(server: local.Local
         record = await client.chat(request)
     assert record.ok, record.error
     assert record.finish_reason == "length"
+
+
+async def test_concurrent_requests_queue_instead_of_cutting_each_other_short(
+    server: local.LocalServer,
+) -> None:
+    """llama-cpp-python ends a running stream when another request arrives unless told not to;
+    the managed server queues them, so every concurrent request runs to its end."""
+    import asyncio
+
+    spec = EndpointSpec(base_url=server.base_url, model=local.API_MODEL_ID)
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "Count to twenty."}],
+        max_tokens=40,
+        extra_body=local.ignore_eos_params(),
+    )
+    async with EndpointClient(spec) as client:
+
+        async def late(delay: float) -> CallRecord:
+            await asyncio.sleep(delay)
+            return await client.chat(request)
+
+        records = await asyncio.gather(*(late(0.3 * i) for i in range(3)))
+    for record in records:
+        assert record.ok, record.error
+        assert record.finish_reason == "length"

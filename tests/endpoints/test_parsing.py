@@ -63,6 +63,20 @@ def test_missing_done_is_connection_dropped() -> None:
     assert record.answer == " a"
 
 
+def test_done_with_no_token_and_no_finish_reason_is_cut_short() -> None:
+    """What llama-cpp-python sends for a request it interrupted: role chunk, then [DONE]."""
+    chunks = [_event("", role="assistant"), b"data: [DONE]\n\n"]
+    record = build_record(_record(), times=[1.0, 2.0], chunks=chunks, end_s=2.0, sse=True)
+    assert record.error is not None
+    assert record.error.kind is ErrorKind.CONNECTION_DROPPED
+    assert "cut short" in record.error.message
+    # An empty answer the server finished on purpose is not an error.
+    done = b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\n'
+    chunks = [_event("", role="assistant"), done, b"data: [DONE]\n\n"]
+    record = build_record(_record(), times=[1.0, 2.0, 3.0], chunks=chunks, end_s=3.0, sse=True)
+    assert record.error is None and record.finish_reason == "stop"
+
+
 def test_bad_json_is_malformed() -> None:
     chunks = [_event(" a"), b"data: {nope\n\n", b"data: [DONE]\n\n"]
     record = build_record(_record(), times=[1.0, 2.0, 3.0], chunks=chunks, end_s=3.0, sse=True)

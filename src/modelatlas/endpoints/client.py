@@ -372,6 +372,12 @@ def build_record(
         error = CallError(
             kind=ErrorKind.CONNECTION_DROPPED, message="the stream ended without data: [DONE]"
         )
+    if error is None and sse and parsed.finish_reason is None and record.first_token_s is None:
+        # e.g. llama-cpp-python's server ending a running stream when another request arrives
+        error = CallError(
+            kind=ErrorKind.CONNECTION_DROPPED,
+            message="the stream ended with no token and no finish_reason (cut short by the server)",
+        )
     record.error = error
     return record
 

@@ -194,6 +194,9 @@ def start(
         "--port", str(port),
         "--n_ctx", str(n_ctx),
         "--n_threads", str(threads or default_threads()),
+        # Queue concurrent requests; by default the server ends a running stream (with
+        # [DONE], no finish_reason) whenever another request arrives.
+        "--interrupt_requests", "False",
     ]  # fmt: skip
     log = log_path.open("ab")
     log.write(f"\n--- modelatlas local start {datetime.now(UTC).isoformat()}: {cmd}\n".encode())

@@ -43,7 +43,8 @@ class ErrorKind(StrEnum):
     TIMEOUT = "timeout"
     """Connect, idle (between chunks) or total timeout."""
     CONNECTION_DROPPED = "connection_dropped"
-    """The connection broke mid-response, or a stream ended without ``data: [DONE]``."""
+    """The connection broke mid-response, a stream ended without ``data: [DONE]``, or it ended
+    with no token and no ``finish_reason`` (the server cut it short)."""
     CONNECT_FAILED = "connect_failed"
     """No connection could be made (refused, unknown host, unreachable)."""
     MALFORMED_RESPONSE = "malformed_response"
