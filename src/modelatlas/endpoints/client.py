@@ -61,6 +61,9 @@ from modelatlas.errors import UserError
 
 log = logging.getLogger(__name__)
 
+Transport = Literal["aiohttp", "wire"]
+"""The HTTP client under :class:`EndpointClient` (see :attr:`ClientOptions.transport`)."""
+
 Message = dict[str, Any]
 """An OpenAI chat message: ``{"role": ..., "content": str | list[content part]}``."""
 
@@ -106,7 +109,7 @@ class ClientOptions(BaseModel):
     """Keep per-event arrivals in the record (perf needs them; evals may drop them)."""
     seed: int | None = None
     """Seed for the backoff jitter (tests)."""
-    transport: Literal["aiohttp", "wire"] = "aiohttp"
+    transport: Transport = "aiohttp"
     """``wire`` sends :meth:`EndpointClient.chat_raw` calls on the minimal HTTP/1.1 transport
     of :mod:`modelatlas.endpoints.wire` (bytes stamped in the protocol callback; perf's default);
     ``aiohttp`` on the general client. :meth:`EndpointClient.chat` always uses aiohttp."""
@@ -649,21 +652,9 @@ class EndpointClient:
             return await self._attempt_wire(request, body, request_id)
         session = self.open()
         headers = {**self._headers, "X-Request-ID": request_id}
-        times: list[float] = []
-        chunks: list[bytes] = []
+        raw = self._new_raw(request, request_id)
+        times, chunks = raw.times, raw.chunks
         perf = time.perf_counter
-        raw = RawCall(
-            request_id=request_id,
-            base_url=self.endpoint.base_url,
-            model=self.endpoint.model,
-            stream=request.stream,
-            messages=request.messages,
-            keep_events=self.options.keep_events,
-            secret=self._api_key,
-            times=times,
-            chunks=chunks,
-        )
-        raw.started_at = dt.datetime.now(dt.UTC)
         raw.send_perf = perf()
         # Hot loop: stamp each read as it returns; nothing else until the response closes.
         try:
@@ -689,6 +680,22 @@ class EndpointClient:
         raw.end_perf = perf()
         return raw
 
+    def _new_raw(self, request: ChatRequest, request_id: str) -> RawCall:
+        """An empty :class:`RawCall` for one attempt, started now."""
+        raw = RawCall(
+            request_id=request_id,
+            base_url=self.endpoint.base_url,
+            model=self.endpoint.model,
+            stream=request.stream,
+            messages=request.messages,
+            keep_events=self.options.keep_events,
+            secret=self._api_key,
+            times=[],
+            chunks=[],
+        )
+        raw.started_at = dt.datetime.now(dt.UTC)
+        return raw
+
     def _wire_pool(self) -> WirePool:
         if self._wire is None:
             o = self.options
@@ -705,20 +712,8 @@ class EndpointClient:
         protocol callback (each body read stamped on arrival, no task wake-up per chunk)."""
         pool = self._wire_pool()
         data = pool.request_bytes(body, {**self._headers, "X-Request-ID": request_id})
-        times: list[float] = []
-        chunks: list[bytes] = []
-        raw = RawCall(
-            request_id=request_id,
-            base_url=self.endpoint.base_url,
-            model=self.endpoint.model,
-            stream=request.stream,
-            messages=request.messages,
-            keep_events=self.options.keep_events,
-            secret=self._api_key,
-            times=times,
-            chunks=chunks,
-        )
-        raw.started_at = dt.datetime.now(dt.UTC)
+        raw = self._new_raw(request, request_id)
+        times, chunks = raw.times, raw.chunks
         response = WireResponse(times, chunks)
         raw.send_perf = time.perf_counter()
         try:

@@ -78,7 +78,8 @@ def end_token_ids(path: str | None = None) -> tuple[int, ...]:
     and any of the usual chat turn markers that are single tokens in its vocabulary.
 
     llama-cpp-python's server ignores ``ignore_eos``; banning these ids with ``logit_bias``
-    is how a perf workload's output length is enforced on it."""
+    is how a perf workload's output length is enforced on it. Reads the vocabulary once per
+    process (about 0.7 s)."""
     _check_server_dependency()
     import llama_cpp
 

@@ -37,6 +37,13 @@ def serve_managed(managed: str | None, *, sim: SimConfig | None = None) -> Itera
         raise UserError(f"Unknown managed endpoint kind '{managed}' (llama-cpp or sim).")
 
 
+def ignore_eos_params(managed: str | None) -> dict[str, object]:
+    """Body fields, beside ``ignore_eos`` itself, that make a managed endpoint generate until
+    ``max_tokens``: the embedded llama-cpp-python server ignores ``ignore_eos``, so a
+    ``logit_bias`` bans its end-of-turn tokens (:func:`local.ignore_eos_params`)."""
+    return local.ignore_eos_params() if managed == "llama-cpp" else {}
+
+
 @dataclass(frozen=True)
 class ResolvedEndpoint:
     """An endpoint ready to call: its catalog slug (or ``adhoc``), entry and client spec."""

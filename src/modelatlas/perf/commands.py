@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -13,12 +13,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+from modelatlas.endpoints.client import Transport
 from modelatlas.errors import UserError
 
 app = typer.Typer(
     help="Speed and latency: workloads, load modes, client calibration, monitoring.",
     no_args_is_help=True,
 )
+
+
+def _transport(value: str) -> Transport:
+    if value in ("wire", "aiohttp"):
+        return cast(Transport, value)
+    raise UserError(f"Unknown --transport {value!r}.", hint="Use wire or aiohttp.")
 
 
 def _console() -> Console:
@@ -146,8 +153,6 @@ def run_cmd(
         raise UserError(f"Unknown --slo-target {slo_target!r}.", hint="Use concurrency or rate.")
     if processes < 1:
         raise UserError("--processes must be at least 1.")
-    if transport not in ("wire", "aiohttp"):
-        raise UserError(f"Unknown --transport {transport!r}.", hint="Use wire or aiohttp.")
     job = PerfJob(
         workload=None if prompts_file else get_workload(workload),
         prompts_file=prompts_file,
@@ -159,7 +164,7 @@ def run_cmd(
         warmup=warmup,
         seed=seed,
         processes=processes,
-        transport=transport,  # type: ignore[arg-type]
+        transport=_transport(transport),
         options=RequestOptions(ignore_eos=ignore_eos, temperature=temperature),
         max_tokens=max_tokens,
         prefix_nonce=prefix_nonce,
@@ -282,8 +287,7 @@ def calibrate_cmd(
         raise UserError(f"--levels must be integers separated by commas (got {levels!r}).") from exc
     if not level_list or min(level_list) < 1:
         raise UserError(f"--levels must be positive integers (got {levels!r}).")
-    if transport not in ("wire", "aiohttp"):
-        raise UserError(f"Unknown --transport {transport!r}.", hint="Use wire or aiohttp.")
+    checked_transport = _transport(transport)
     console = _console()
     sim = SimConfig(ttft_s=ttft_s, itl_s=itl_s, tokens_per_chunk=tokens_per_chunk)
     table = Table(title="client calibration against the simulated endpoint", title_justify="left")
@@ -321,7 +325,7 @@ def calibrate_cmd(
         sim=sim,
         output_tokens=output_tokens,
         processes=processes,
-        transport=transport,  # type: ignore[arg-type]
+        transport=checked_transport,
         on_level=show,
     )
     console.print(table)

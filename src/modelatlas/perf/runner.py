@@ -24,9 +24,15 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from modelatlas.endpoints.client import ClientOptions, EndpointClient, EndpointSpec, RawCall
+from modelatlas.endpoints.client import (
+    ClientOptions,
+    EndpointClient,
+    EndpointSpec,
+    RawCall,
+    Transport,
+)
 from modelatlas.endpoints.records import CallRecord
 from modelatlas.perf.metrics import RequestMetrics, request_metrics
 from modelatlas.perf.schedule import Load, arrival_offsets
@@ -57,9 +63,6 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     )
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(coro)
-
-
-Transport = Literal["wire", "aiohttp"]
 
 
 def perf_client_options(

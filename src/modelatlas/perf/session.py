@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from modelatlas import __version__
+from modelatlas.endpoints.client import Transport
 from modelatlas.endpoints.records import CallRecord, ErrorKind
+from modelatlas.endpoints.resolve import ignore_eos_params
 from modelatlas.errors import UserError
 from modelatlas.perf.calibrate import load_calibration, load_warning, machine_info
 from modelatlas.perf.metrics import DEFINITIONS, RequestMetrics, SloSpec, summarize
-from modelatlas.perf.runner import LoadResult, Transport, loop_name, run_load
+from modelatlas.perf.runner import LoadResult, loop_name, run_load
 from modelatlas.perf.schedule import Arrival, Load
 from modelatlas.perf.search import LevelRun, slo_search, sweep
 from modelatlas.perf.targets import Target
@@ -125,7 +127,7 @@ def _plan(
     job: PerfJob, target: Target, count: int, warmup: int, start: int
 ) -> list[PlannedRequest]:
     options = job.options
-    eos = target.ignore_eos_params if options.ignore_eos else {}
+    eos = ignore_eos_params(target.managed) if options.ignore_eos else {}
     if target.request_params or eos:
         options = RequestOptions(
             ignore_eos=options.ignore_eos,

@@ -28,10 +28,6 @@ class Target:
     """From the catalog's input modalities; ``None`` when unknown."""
     managed: str | None = None
     request_params: dict[str, Any] = field(default_factory=dict)
-    ignore_eos_params: dict[str, Any] = field(default_factory=dict)
-    """Body fields sent with ``--ignore-eos`` beside ``ignore_eos`` itself, for servers that
-    ignore that flag (the embedded llama-cpp-python server: a ``logit_bias`` banning its
-    end-of-turn tokens)."""
 
 
 @contextlib.contextmanager
@@ -69,10 +65,6 @@ def open_target(
     if conn.managed is not None:
         from modelatlas.endpoints.resolve import serve_managed
 
-        if conn.managed == "llama-cpp":
-            from modelatlas.endpoints import local
-
-            common["ignore_eos_params"] = local.ignore_eos_params()
         with serve_managed(conn.managed) as url:
             spec = EndpointSpec(base_url=str(url), model=conn.api_model_id)
             yield Target(spec=spec, **common)

@@ -14,8 +14,8 @@ written with a leading space, so the count is exact by construction (and checked
 Output length is enforced with ``max_tokens``; ``ignore_eos`` (vLLM, SGLang, llama.cpp's native
 server) is sent in the body when asked (and, for the embedded llama-cpp-python server, which
 ignores that flag, a ``logit_bias`` banning the model's end-of-turn tokens: see
-:mod:`modelatlas.perf.targets`), and every request records whether the server stopped early
-(see :class:`~modelatlas.perf.metrics.RequestMetrics`).
+:func:`modelatlas.endpoints.resolve.ignore_eos_params`), and every request records whether the
+server stopped early (see :class:`~modelatlas.perf.metrics.RequestMetrics`).
 """
 
 from __future__ import annotations
